@@ -1,0 +1,1 @@
+"""Figures used by the chapters; one module per kind of picture, each function returns the ``Axes`` it drew on."""

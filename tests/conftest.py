@@ -1,0 +1,28 @@
+"""Shared fixtures for the unit tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("COMPANION_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A freshly seeded generator per test, so tests do not depend on their order."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The folder of real datasets (../shared/data); tests that need it skip cleanly without it."""
+    if not (SHARED_DATA / "PROVENANCE.md").is_file():
+        if os.environ.get("CI"):  # CI always has ../shared beside the clone: absence is a failure there
+            pytest.fail(f"real datasets not found at {SHARED_DATA} (set COMPANION_DATA)")
+        pytest.skip(f"real datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
