@@ -1,0 +1,61 @@
+"""Exercise checkers: grade a learner's function on seeded cases and explain what is wrong.
+
+Each ``check_<name>(learner_fn)`` calls the learner's function on a few seeded
+cases (including N=1, T=1 and D != H), compares the result with the package's
+reference implementation and returns a :class:`Feedback`: "passed", "not
+implemented yet", or what is wrong (type, shape, NaN, modified input, the single
+largest error with its location) plus a hint when the answer matches a known
+mistake.  A checker never raises on the learner's mistakes.
+
+>>> from companion.exercises import check_rnn_step_forward
+>>> def rnn_step_forward(x, h_prev, Wx, Wh, b):
+...     raise NotImplementedError("replace this line with your solution")
+>>> check_rnn_step_forward(rnn_step_forward)
+rnn_step_forward: not implemented yet.
+Replace the `raise NotImplementedError` line with your solution, run that cell, then run this check again.
+"""
+
+from companion.exercises.ch1 import check_count_rnn_parameters, check_one_hot
+from companion.exercises.ch2 import check_rnn_forward, check_rnn_step_forward
+from companion.exercises.ch3 import (
+    check_clip_grad_norm,
+    check_rnn_backward,
+    check_rnn_step_backward,
+    check_truncated_rnn_backward,
+)
+from companion.exercises.ch4 import check_bits_per_char, check_perplexity, check_temporal_softmax_cross_entropy
+from companion.exercises.ch5 import check_gru_step_forward, check_lstm_step_backward, check_lstm_step_forward
+from companion.exercises.ch6 import (
+    check_bag_of_words,
+    check_beam_search,
+    check_classifier_forward,
+    check_last_hidden,
+    check_sample_next,
+    check_seasonal_naive,
+    check_sliding_windows,
+    check_softmax_with_temperature,
+)
+from companion.exercises.ch7 import check_linear_recurrence_scan, check_time_major_to_batch_first
+from companion.exercises.feedback import Feedback
+
+#: Every checker, by chapter (the fixed list of the course's exercises).
+CHECKERS = {
+    1: ("check_one_hot", "check_count_rnn_parameters"),
+    2: ("check_rnn_step_forward", "check_rnn_forward"),
+    3: ("check_rnn_step_backward", "check_rnn_backward", "check_truncated_rnn_backward", "check_clip_grad_norm"),
+    4: ("check_temporal_softmax_cross_entropy", "check_perplexity", "check_bits_per_char"),
+    5: ("check_lstm_step_forward", "check_lstm_step_backward", "check_gru_step_forward"),
+    6: (
+        "check_softmax_with_temperature",
+        "check_sample_next",
+        "check_last_hidden",
+        "check_classifier_forward",
+        "check_sliding_windows",
+        "check_seasonal_naive",
+        "check_beam_search",
+        "check_bag_of_words",
+    ),
+    7: ("check_time_major_to_batch_first", "check_linear_recurrence_scan"),
+}
+
+__all__ = ["Feedback", "CHECKERS", *(name for names in CHECKERS.values() for name in names)]

@@ -1,0 +1,760 @@
+"""Chapter 6 (applications) exercises: sampling, padding-aware classification, forecasting, decoding."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from companion.data.timeseries import seasonal_naive_forecast, sliding_windows
+from companion.exercises._common import copies, generator, log_softmax, normal, softmax
+from companion.exercises.feedback import Feedback
+from companion.exercises.runner import (
+    Array,
+    Case,
+    Exercise,
+    Integer,
+    IntList,
+    Output,
+    Problem,
+    Scalar,
+    Tuple,
+    Variant,
+    run,
+)
+from companion.exercises.solutions import bag_of_words, beam_search
+from companion.numpy.classifier import classifier_forward, last_hidden
+from companion.numpy.sampling import sample_next, softmax_with_temperature
+
+__all__ = [
+    "check_softmax_with_temperature",
+    "check_sample_next",
+    "check_last_hidden",
+    "check_classifier_forward",
+    "check_sliding_windows",
+    "check_seasonal_naive",
+    "check_beam_search",
+    "check_bag_of_words",
+]
+
+
+# -- softmax with temperature ------------------------------------------------------------------
+
+
+def _temperature_variant(kind: str) -> Callable[[Case], np.ndarray]:
+    def variant(case: Case) -> np.ndarray:
+        z, T = case.raw["logits"], case.raw["temperature"]
+        if kind == "multiply":
+            return softmax(z * T)
+        if kind == "no_temperature":
+            return softmax(z)
+        if kind == "unstable":
+            e = np.exp(z / T)
+            return e / e.sum(axis=-1, keepdims=True)
+        if kind == "axis0":
+            return softmax(z / T, axis=0)
+        if kind == "power_unnormalised":
+            return softmax(z) ** (1.0 / T)
+        if kind == "global":
+            e = np.exp(z / T - (z / T).max())
+            return e / e.sum()
+        raise ValueError(kind)
+
+    return variant
+
+
+def _rows_sum_to_one(case: Case, got: Any, problem: Problem) -> str | None:
+    if problem.kind == "nonfinite":
+        return "exp overflowed: subtract each row's maximum of logits / temperature before np.exp."
+    if isinstance(got, np.ndarray) and got.shape == case.raw["logits"].shape:
+        sums = got.sum(axis=-1)
+        if not np.allclose(sums, 1.0, atol=1e-6):
+            return "each row (last axis) must sum to 1: normalise with e / e.sum(axis=-1, keepdims=True)."
+    return None
+
+
+def check_softmax_with_temperature(learner_fn: Callable) -> Feedback:
+    """Check ``softmax_with_temperature(logits, temperature)``: softmax(logits / temperature) over the last axis."""
+    rng = generator("softmax_with_temperature")
+    specs = [((4, 6), 0.5, 0.0), ((5,), 2.0, 0.0), ((2, 3, 7), 1.0, 0.0), ((3, 5), 0.7, 1e3), ((1, 4), 10.0, 0.0)]
+    cases = []
+    for shape, T, offset in specs:
+        z = offset + normal(rng, *shape, scale=2.0)
+        label = f"logits {shape}, temperature={T}" + (", logits near 1000" if offset else "")
+        cases.append(
+            Case(
+                args=copies(z, T),
+                expected=softmax_with_temperature(*copies(z, T)),
+                label=label,
+                raw={"logits": z.copy(), "temperature": T},
+            )
+        )
+    ex = Exercise(
+        name="softmax_with_temperature",
+        signature="softmax_with_temperature(logits, temperature)",
+        returns=Array("probs"),
+        variants=(
+            Variant(
+                "you multiplied by the temperature; divide: softmax(logits / temperature) (T > 1 flattens).",
+                _temperature_variant("multiply"),
+            ),
+            Variant("the temperature is missing: use logits / temperature.", _temperature_variant("no_temperature")),
+            Variant(
+                "exp overflowed: subtract each row's maximum of logits / temperature before np.exp.",
+                _temperature_variant("unstable"),
+            ),
+            Variant(
+                "you normalised along axis 0; the vocabulary is the LAST axis (axis=-1, keepdims=True).",
+                _temperature_variant("axis0"),
+            ),
+            Variant(
+                "softmax(logits) ** (1 / T) must be renormalised to sum to 1; simpler: softmax(logits / T).",
+                _temperature_variant("power_unnormalised"),
+            ),
+            Variant(
+                "you normalised over the whole array; each row (last axis) is its own distribution.",
+                _temperature_variant("global"),
+            ),
+        ),
+        hints=(_rows_sum_to_one,),
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- sampling the next token -------------------------------------------------------------------
+
+
+class TokenIds(Output):
+    """An int for 1-D logits, an int array (N,) for 2-D logits: whatever the reference returned."""
+
+    name = "the sampled token(s)"
+
+    def check(self, got: Any, exp: Any, case: Case, key: tuple = ()) -> Problem | None:
+        if isinstance(exp, (int, np.integer)):
+            return Integer("sampled token (1-D logits give one int)").check(got, exp, case, key)
+        return Array("tokens", axes="N", dtype="int").check(got, exp, case, key)
+
+    def same(self, got: Any, exp: Any) -> bool:
+        try:
+            return bool(np.array_equal(np.asarray(got), np.asarray(exp)))
+        except Exception:
+            return False
+
+
+def _sample_variant(kind: str) -> Callable[[Case], Any]:
+    def variant(case: Case) -> Any:
+        r = case.raw
+        z = np.atleast_2d(r["logits"]).astype(float)
+        T, k = r["temperature"], r["top_k"]
+        rng = np.random.default_rng(r["seed"])
+        if k is not None and kind != "ignore_top_k":
+            if kind == "smallest_k":
+                kth = np.sort(z, axis=-1)[:, k - 1 : k]
+                z = np.where(z <= kth, z, -np.inf)
+            else:
+                kth = np.sort(z, axis=-1)[:, -k][:, None]
+                z = np.where(z >= kth, z, -np.inf)
+        p = softmax(z * T if kind == "multiply" else z / T)
+        if kind == "greedy":
+            out = p.argmax(axis=-1)
+        else:
+            u = rng.random(p.shape[0])
+            cdf = np.cumsum(p, axis=-1)
+            out = np.array([np.searchsorted(c, ui * c[-1], side="right") for c, ui in zip(cdf, u)])
+        return int(out[0]) if np.ndim(r["logits"]) == 1 else out.astype(np.int64)
+
+    return variant
+
+
+def _outside_top_k(case: Case, got: Any, problem: Problem) -> str | None:
+    k = case.raw["top_k"]
+    if k is None:
+        return None
+    z = np.atleast_2d(case.raw["logits"])
+    tokens = np.atleast_1d(np.asarray(got))
+    if tokens.shape != (z.shape[0],) or not np.issubdtype(tokens.dtype, np.integer):
+        return None
+    kth = np.sort(z, axis=-1)[:, -k]
+    for n, v in enumerate(tokens):
+        if not 0 <= v < z.shape[1] or z[n, v] < kth[n]:
+            return (
+                f"row {n} sampled token {int(v)}, which is not among its top_k={k} logits: "
+                "set the other logits to -inf first."
+            )
+    return None
+
+
+def check_sample_next(learner_fn: Callable) -> Feedback:
+    """Check ``sample_next(logits, temperature=..., top_k=..., rng=...)``.
+
+    For every row: keep the ``top_k`` largest logits (others -> -inf) if ``top_k`` is not
+    None, ``p = softmax(logits / temperature)``, draw ONE ``u = rng.random()`` per row
+    (``rng.random(N)``) and return the first index whose cumulative probability exceeds
+    ``u`` (``np.searchsorted(np.cumsum(p), u * total, side="right")``).  1-D logits (V,)
+    give an int, 2-D logits (N, V) an int array (N,).
+    """
+    rng = generator("sample_next")
+    specs = [
+        ((20, 6), 0.7, None),
+        ((20, 8), 1.5, 3),
+        ((5,), 1.0, None),
+        ((1, 4), 1.0, 1),
+        ((30, 10), 0.5, 2),
+        ((25, 5), 3.0, None),
+    ]
+    cases = []
+    for i, (shape, T, k) in enumerate(specs):
+        z = normal(rng, *shape, scale=1.5)
+        seed = 100 + i
+        kwargs = {"temperature": T, "top_k": k}
+        label = f"logits {shape}, temperature={T}, top_k={k}"
+        cases.append(
+            Case(
+                args=(z.copy(),),
+                kwargs={**kwargs, "rng": np.random.default_rng(seed)},
+                expected=sample_next(z.copy(), **kwargs, rng=np.random.default_rng(seed)),
+                label=label,
+                dims={"N": shape[0]} if len(shape) == 2 else {},
+                raw={"logits": z.copy(), "temperature": T, "top_k": k, "seed": seed},
+            )
+        )
+    ex = Exercise(
+        name="sample_next",
+        signature="sample_next(logits, temperature=..., top_k=..., rng=...)",
+        returns=TokenIds(),
+        variants=(
+            Variant(
+                "you multiplied by the temperature; divide: softmax(logits / temperature).",
+                _sample_variant("multiply"),
+            ),
+            Variant(
+                "top_k was ignored: keep only the top_k largest logits of each row (others -> -inf).",
+                _sample_variant("ignore_top_k"),
+            ),
+            Variant("you kept the k SMALLEST logits; keep the k largest.", _sample_variant("smallest_k")),
+            Variant(
+                "you took the argmax (greedy decoding); sample with u = rng.random() and the cumulative probabilities.",
+                _sample_variant("greedy"),
+            ),
+        ),
+        hints=(_outside_top_k,),
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- the last real hidden state ----------------------------------------------------------------
+
+
+def _index_hint(exc: BaseException, case: Any) -> str | None:
+    if isinstance(exc, IndexError):
+        return "lengths[n] counts the real steps, so the last real step of sequence n is lengths[n] - 1."
+    return None
+
+
+def check_last_hidden(learner_fn: Callable) -> Feedback:
+    """Check ``last_hidden(h, lengths) -> (N, H)``: ``out[n] = h[n, lengths[n] - 1]``."""
+    rng = generator("last_hidden")
+    specs = [
+        ((4, 6, 3), (6, 2, 4, 1)),
+        ((1, 5, 2), (3,)),
+        ((3, 1, 4), (1, 1, 1)),
+        ((2, 4, 2), (4, 4)),
+        ((3, 5, 3), (2, 5, 3)),
+    ]
+    cases = []
+    for (N, T, H), lengths in specs:
+        h, lengths = normal(rng, N, T, H), np.array(lengths)
+        cases.append(
+            Case(
+                args=copies(h, lengths),
+                expected=last_hidden(*copies(h, lengths)),
+                label=f"N={N}, T={T}, H={H}, lengths={[int(n) for n in lengths]}",
+                dims={"N": N, "T": T, "H": H},
+                raw={"h": h.copy(), "lengths": lengths.copy()},
+            )
+        )
+
+    def pick(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[[Case], np.ndarray]:
+        return lambda case: fn(case.raw["h"], case.raw["lengths"])
+
+    ex = Exercise(
+        name="last_hidden",
+        signature="last_hidden(h, lengths)",
+        returns=Array("out", axes="N H"),
+        variants=(
+            Variant(
+                "you took h[:, -1], the state after the PADDING for every shorter sequence; use each sequence's own "
+                "last real step, h[n, lengths[n] - 1].",
+                pick(lambda h, L: h[:, -1]),
+            ),
+            Variant("off by one: lengths[n] counts steps, so the last real step is lengths[n] - 1.",
+                    pick(lambda h, L: h[np.arange(len(L)), np.minimum(L, h.shape[1] - 1)])),
+            Variant("off by one: you took step lengths[n] - 2; the last real step is lengths[n] - 1.",
+                    pick(lambda h, L: h[np.arange(len(L)), L - 2])),
+            Variant(
+                "h[:, lengths - 1] picks every listed step for EVERY sequence, shape (N, N, H); pair the indices: "
+                "h[np.arange(N), lengths - 1].",
+                pick(lambda h, L: h[:, L - 1]),
+            ),
+            Variant("you returned the first step h[:, 0]; return the last real one.", pick(lambda h, L: h[:, 0])),
+            Variant(
+                "you averaged over the real steps (that is masked_mean_pool); here return the state at the last real "
+                "step.",
+                pick(lambda h, L: np.stack([h[n, : L[n]].mean(axis=0) for n in range(len(L))])),
+            ),
+        ),
+        exception_hint=_index_hint,
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- the padding-aware classifier ----------------------------------------------------------------
+
+
+def _classifier_variant(kind: str) -> Callable[[Case], np.ndarray]:
+    def variant(case: Case) -> np.ndarray:
+        r = case.raw
+        p, x, L = r["params"], r["x"], r["lengths"]
+        inputs = p["W_embed"][x]
+        N, T = x.shape
+        h_t, hs = np.zeros((N, p["Wh"].shape[0])), []
+        for t in range(T):
+            h_t = np.tanh(inputs[:, t] @ p["Wx"] + h_t @ p["Wh"] + p["b"])
+            hs.append(h_t)
+        h = np.stack(hs, axis=1)
+        if kind == "last_padded":
+            summary = h[:, -1]
+        elif kind == "mean":
+            summary = np.stack([h[n, : L[n]].mean(axis=0) for n in range(N)])
+        else:
+            summary = h[np.arange(N), L - 1]
+        logits = summary @ p["W_out"] + (0.0 if kind == "no_b_out" else p["b_out"])
+        return softmax(logits) if kind == "probs" else logits
+
+    return variant
+
+
+def _classifier_exception_hint(exc: BaseException, case: Any) -> str | None:
+    if isinstance(exc, KeyError):
+        return "params is a dict with keys W_embed, Wx, Wh, b, W_out, b_out."
+    return _index_hint(exc, case)
+
+
+def check_classifier_forward(learner_fn: Callable) -> Feedback:
+    """Check ``classifier_forward(x, lengths, params) -> logits (N, C)``.
+
+    x (N, T) token ids padded after each sequence; ``params`` holds ``W_embed`` (V, D),
+    ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,), ``W_out`` (H, C), ``b_out`` (C,).  Embed, run
+    a tanh RNN from h0 = 0, take the state at each sequence's last real step, apply
+    the output layer.  You may use ``embedding_forward``, ``rnn_forward``, ``last_hidden``.
+    """
+    rng = generator("classifier_forward")
+    specs = [
+        (4, 6, 10, 3, 5, 2, (6, 2, 4, 1)),
+        (1, 3, 8, 2, 3, 3, (2,)),
+        (3, 1, 6, 4, 2, 2, (1, 1, 1)),
+        (2, 5, 7, 3, 3, 4, (5, 3)),
+    ]
+    cases = []
+    for N, T, V, D, H, C, lengths in specs:
+        params = {
+            "W_embed": normal(rng, V, D),
+            "Wx": normal(rng, D, H, scale=0.6),
+            "Wh": normal(rng, H, H, scale=0.5),
+            "b": normal(rng, H, scale=0.5),
+            "W_out": normal(rng, H, C),
+            "b_out": normal(rng, C),
+        }
+        x, lengths = rng.integers(0, V, size=(N, T)), np.array(lengths)
+        cases.append(
+            Case(
+                args=copies(x, lengths, params),
+                expected=classifier_forward(*copies(x, lengths, params)),
+                label=f"N={N}, T={T}, V={V}, D={D}, H={H}, C={C}, lengths={[int(n) for n in lengths]}",
+                dims={"N": N, "C": C},
+                raw={"x": x.copy(), "lengths": lengths.copy(), "params": copies(params)[0]},
+            )
+        )
+    ex = Exercise(
+        name="classifier_forward",
+        signature="classifier_forward(x, lengths, params)",
+        returns=Array("logits", axes="N C"),
+        variants=(
+            Variant(
+                "you classified from h[:, -1]: for a padded sequence that state has read the padding. Use the state "
+                "at each sequence's last real step (last_hidden(h, lengths)).",
+                _classifier_variant("last_padded"),
+            ),
+            Variant(
+                "you averaged the states over the real steps; this exercise uses the last real state.",
+                _classifier_variant("mean"),
+            ),
+            Variant(
+                "the output bias b_out is missing: logits = summary @ W_out + b_out.",
+                _classifier_variant("no_b_out"),
+            ),
+            Variant(
+                "you returned probabilities; return the raw scores (logits), the loss applies the softmax.",
+                _classifier_variant("probs"),
+            ),
+        ),
+        exception_hint=_classifier_exception_hint,
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- sliding windows ---------------------------------------------------------------------------
+
+
+def _windows(series: np.ndarray, W: int, H: int, *, start_shift: int = 0, y_shift: int = 0, drop_last: bool = False,
+             y_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    x = series[:, None] if series.ndim == 1 else series
+    n = len(x) - W - H + 1 - (1 if drop_last else 0)
+    hl = H if y_len is None else y_len
+    X = np.stack([x[s + start_shift : s + start_shift + W] for s in range(n)])
+    Y = np.stack([x[s + W + y_shift : s + W + y_shift + hl] for s in range(n)])
+    return X, Y
+
+
+def _window_variant(kind: str) -> Callable[[Case], tuple]:
+    def variant(case: Case) -> tuple:
+        s, W, H = case.raw["series"], case.raw["window"], case.raw["horizon"]
+        if kind == "target_in_input":
+            return _windows(s, W, H, y_shift=-1)
+        if kind == "input_reaches_target":
+            return _windows(s, W, H, start_shift=1)
+        if kind == "drop_last":
+            return _windows(s, W, H, drop_last=True)
+        if kind == "one_step_target":
+            return _windows(s, W, H, y_len=1)
+        if kind == "no_feature_axis":
+            X, Y = _windows(s, W, H)
+            return (X[..., 0], Y[..., 0]) if s.ndim == 1 else (X, Y)
+        raise ValueError(kind)
+
+    return variant
+
+
+def check_sliding_windows(learner_fn: Callable) -> Feedback:
+    """Check ``sliding_windows(series, window, horizon) -> (X, Y)``.
+
+    ``X[i] = series[i : i + window]``, ``Y[i] = series[i + window : i + window + horizon]``
+    for every ``i`` with ``i + window + horizon <= L``; a 1-D series gets a feature axis,
+    so X is (N, window, F) and Y is (N, horizon, F).
+    """
+    specs = [(12, 3, 1, 1), (10, 4, 2, 1), (5, 3, 2, 1), (9, 2, 3, 2), (8, 1, 1, 1)]
+    cases = []
+    for L, W, H, F in specs:
+        t = np.arange(L, dtype=float)
+        series = t if F == 1 else np.stack([t, 100.0 + t], axis=1)  # values = time index: errors read easily
+        n = L - W - H + 1
+        cases.append(
+            Case(
+                args=copies(series, W, H),
+                expected=sliding_windows(*copies(series, W, H)),
+                label=f"L={L}, window={W}, horizon={H}" + (", 1-D series" if F == 1 else f", series (L, F={F})"),
+                dims={"M": n, "W": W, "K": H, "F": F},
+                raw={"series": series.copy(), "window": W, "horizon": H},
+            )
+        )
+    ex = Exercise(
+        name="sliding_windows",
+        signature="sliding_windows(series, window, horizon)",
+        returns=Tuple(Array("X", axes="M W F"), Array("Y", axes="M K F")),
+        variants=(
+            Variant(
+                "off by one: your target starts at the LAST input step, so the model is shown the value it must "
+                "predict (leakage). The target starts right after the window: series[i + window].",
+                _window_variant("target_in_input"),
+            ),
+            Variant(
+                "off by one: your input window ends ON the target step, so the answer leaks into the input. "
+                "X[i] = series[i : i + window], Y[i] = series[i + window : i + window + horizon].",
+                _window_variant("input_reaches_target"),
+            ),
+            Variant(
+                "you stopped one window early: there are L - window - horizon + 1 windows.",
+                _window_variant("drop_last"),
+            ),
+            Variant("Y must hold `horizon` steps, not just the next one.", _window_variant("one_step_target")),
+            Variant(
+                "keep a feature axis: for a 1-D series X is (N, window, 1) and Y is (N, horizon, 1).",
+                _window_variant("no_feature_axis"),
+            ),
+        ),
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- seasonal naive baseline -------------------------------------------------------------------
+
+
+def _seasonal_variant(kind: str) -> Callable[[Case], np.ndarray]:
+    def variant(case: Case) -> np.ndarray:
+        X, m, H = case.raw["X"], case.raw["season"], case.raw["horizon"]
+        W = X.shape[1]
+        if kind == "naive":
+            idx = np.full(H, W - 1)
+        elif kind == "late":
+            idx = W - m + 1 + (np.arange(H) % m)
+        elif kind == "first_season":
+            idx = np.arange(H) % m
+        elif kind == "reversed":
+            idx = W - 1 - (np.arange(H) % m)
+        elif kind == "no_wrap":
+            idx = np.minimum(W - m + np.arange(H), W - 1)
+        else:
+            raise ValueError(kind)
+        if (idx < 0).any() or (idx >= W).any():
+            raise IndexError(kind)
+        return X[:, idx, :]
+
+    return variant
+
+
+def _wrap_hint(exc: BaseException, case: Any) -> str | None:
+    if isinstance(exc, IndexError):
+        return "for horizon > season the index must wrap: W - season + ((h - 1) mod season)."
+    return None
+
+
+def check_seasonal_naive(learner_fn: Callable) -> Feedback:
+    """Check ``seasonal_naive_forecast(X, season, horizon)``: X (N, W, F) -> (N, horizon, F).
+
+    The forecast for step h = 1..horizon repeats the value one season earlier that was
+    observed: index ``W - season + ((h - 1) mod season)`` of the window.
+    """
+    rng = generator("seasonal_naive")
+    specs = [(3, 8, 1, 4, 2), (1, 12, 2, 12, 5), (2, 6, 1, 3, 7), (2, 4, 1, 4, 4), (2, 5, 1, 1, 3)]
+    cases = []
+    for N, W, F, m, H in specs:
+        X = np.round(normal(rng, N, W, F, scale=10.0), 1)
+        cases.append(
+            Case(
+                args=copies(X, m, H),
+                expected=seasonal_naive_forecast(*copies(X, m, H)),
+                label=f"N={N}, W={W}, F={F}, season={m}, horizon={H}",
+                dims={"N": N, "K": H, "F": F},
+                raw={"X": X.copy(), "season": m, "horizon": H},
+            )
+        )
+    ex = Exercise(
+        name="seasonal_naive_forecast",
+        signature="seasonal_naive_forecast(X, season, horizon)",
+        returns=Array("forecast", axes="N K F"),
+        variants=(
+            Variant(
+                "you repeated the last value (the naive forecast); seasonal naive repeats the value one season "
+                "earlier.",
+                _seasonal_variant("naive"),
+            ),
+            Variant(
+                "off by one: step h = 1 repeats index W - season of the window (0-based), not W - season + 1.",
+                _seasonal_variant("late"),
+            ),
+            Variant(
+                "you repeated the FIRST season of the window; use the LAST one (index W - season + ((h - 1) mod "
+                "season)).",
+                _seasonal_variant("first_season"),
+            ),
+            Variant(
+                "you walked the season backwards; step h repeats index W - season + ((h - 1) mod season).",
+                _seasonal_variant("reversed"),
+            ),
+            Variant(
+                "for horizon > season, wrap around the last season again: use (h - 1) mod season.",
+                _seasonal_variant("no_wrap"),
+            ),
+        ),
+        exception_hint=_wrap_hint,
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- beam search -------------------------------------------------------------------------------
+
+
+class Beams(Output):
+    """A list of (tokens, score) hypotheses, best first."""
+
+    name = "the list of (tokens, score) hypotheses"
+
+    def check(self, got: Any, exp: Any, case: Case, key: tuple = ()) -> Problem | None:
+        if not isinstance(got, (list, tuple)):
+            msg = f"It should return a list of (tokens, score) pairs, got a {type(got).__name__}."
+            return Problem("type", key, [msg])
+        if len(got) != len(exp):
+            return Problem(
+                "values",
+                key,
+                [f"It returned {len(got)} {'hypothesis' if len(got) == 1 else 'hypotheses'}; expected {len(exp)} "
+                 f"(beam_width={case.raw['beam_width']})."],
+                self,
+            )
+        for j, (g, e) in enumerate(zip(got, exp)):
+            where = f"hypothesis {j}" + (" (the best)" if j == 0 else "")
+            if not isinstance(g, (list, tuple)) or len(g) != 2:
+                return Problem("type", key, [f"{where} should be a pair (tokens, score), got {type(g).__name__}."])
+            p = IntList(f"the tokens of {where}").check(g[0], e[0], case, key)
+            if p is not None:
+                p.leaf = self
+                return p
+            p = Scalar(f"the score of {where}").check(g[1], e[1], case, key)
+            if p is not None:
+                p.leaf = self
+                return p
+        return None
+
+    def same(self, got: Any, exp: Any) -> bool:
+        try:
+            return len(got) == len(exp) and all(
+                [int(t) for t in g[0]] == [int(t) for t in e[0]] and abs(float(g[1]) - float(e[1])) < 1e-6
+                for g, e in zip(got, exp)
+            )
+        except Exception:
+            return False
+
+
+def _step_fn(table: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+    """Next-token log-probabilities that depend on the position and the last token."""
+
+    def step_fn(tokens: list[int]) -> np.ndarray:
+        tokens = list(tokens)
+        return table[(len(tokens) - 1) % table.shape[0], int(tokens[-1])].copy()
+
+    return step_fn
+
+
+def _beam_variant(kind: str) -> Callable[[Case], list]:
+    def variant(case: Case) -> list:
+        r = case.raw
+        step, end, k, max_len = _step_fn(r["table"]), r["end"], r["beam_width"], r["max_len"]
+        beams: list[tuple[list[int], float]] = [([r["start"]], 0.0)]
+        for _ in range(max_len):
+            cand = []
+            for tokens, score in beams:
+                if tokens[-1] == end and kind != "extend_finished":
+                    cand.append((tokens, score))
+                    continue
+                lp = step(tokens)
+                for v, x in enumerate(lp):
+                    cand.append((tokens + [v], (x if kind == "no_accumulate" else score + x)))
+            width = 1 if kind == "greedy" else k
+            beams = sorted(cand, key=lambda c: -c[1])[:width]
+            if kind != "extend_finished" and all(t[-1] == end for t, _ in beams):
+                break
+        if kind == "ascending":
+            beams = beams[::-1]
+        return beams
+
+    return variant
+
+
+def check_beam_search(learner_fn: Callable) -> Feedback:
+    """Check ``beam_search(step_fn, start_token, end_token, beam_width, max_len)``.
+
+    Returns the surviving hypotheses ``[(tokens, score), ...]`` best first; ``tokens``
+    starts with ``start_token``, ``score`` is the sum of the log-probabilities
+    ``step_fn(tokens)[v]`` of the generated tokens; finished hypotheses (last token
+    ``end_token``) are carried over unchanged; stop after ``max_len`` steps or when
+    all survivors are finished.
+    """
+    rng = generator("beam_search")
+    specs = [(5, 2, 4), (4, 1, 5), (6, 3, 3), (3, 3, 1), (5, 4, 6)]
+    cases = []
+    for V, k, max_len in specs:
+        logits = normal(rng, 3, V, V, scale=1.5)
+        logits[..., 0] += 0.8  # token 0 is the end token: make finishing likely enough to matter
+        table = log_softmax(logits)
+        start, end = 1, 0
+        cases.append(
+            Case(
+                args=(_step_fn(table), start, end, k, max_len),
+                expected=beam_search(_step_fn(table), start, end, k, max_len),
+                label=f"V={V}, beam_width={k}, max_len={max_len}",
+                raw={"table": table, "start": start, "end": end, "beam_width": k, "max_len": max_len},
+            )
+        )
+    ex = Exercise(
+        name="beam_search",
+        signature="beam_search(step_fn, start_token, end_token, beam_width, max_len)",
+        returns=Beams(),
+        variants=(
+            Variant(
+                "you kept only one hypothesis per step (greedy decoding); keep the beam_width best.",
+                _beam_variant("greedy"),
+            ),
+            Variant(
+                "a hypothesis's score must ADD the new token's log-probability to its parent's score "
+                "(sum of log-probs = log of the product of probabilities).",
+                _beam_variant("no_accumulate"),
+            ),
+            Variant(
+                "a finished hypothesis (last token end_token) must be carried over unchanged, not extended.",
+                _beam_variant("extend_finished"),
+            ),
+            Variant("sort the hypotheses best first (highest score first).", _beam_variant("ascending")),
+        ),
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- bag of words ------------------------------------------------------------------------------
+
+
+def _bow_variant(kind: str) -> Callable[[Case], np.ndarray]:
+    def variant(case: Case) -> np.ndarray:
+        idx, L, V = case.raw["idx"], case.raw["lengths"], case.raw["V"]
+        out = np.zeros((idx.shape[0], V))
+        for n in range(idx.shape[0]):
+            stop = idx.shape[1] if kind == "padding" else (L[n] - 1 if kind == "off_by_one" else L[n])
+            toks = idx[n, :stop]
+            if kind == "presence":
+                out[n, toks] = 1.0
+            else:
+                np.add.at(out[n], toks, 1.0)
+            if kind == "frequency":
+                out[n] /= max(L[n], 1)
+        return out
+
+    return variant
+
+
+def check_bag_of_words(learner_fn: Callable) -> Feedback:
+    """Check ``bag_of_words(idx, lengths, V) -> counts (N, V)`` over the real (unpadded) tokens."""
+    rng = generator("bag_of_words")
+    specs = [(3, 6, 5, (6, 3, 1)), (1, 4, 3, (4,)), (2, 1, 4, (1, 1)), (4, 5, 7, (5, 2, 4, 3))]
+    cases = []
+    for N, T, V, lengths in specs:
+        lengths = np.array(lengths)
+        idx = rng.integers(1, V, size=(N, T))
+        idx[0, : min(T, 2)] = 2 % V  # a repeated token
+        idx[np.arange(T)[None, :] >= lengths[:, None]] = 0  # padding id 0 (also a vocabulary entry)
+        cases.append(
+            Case(
+                args=copies(idx, lengths, V),
+                expected=bag_of_words(*copies(idx, lengths, V)),
+                label=f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}",
+                dims={"N": N, "V": V},
+                raw={"idx": idx.copy(), "lengths": lengths.copy(), "V": V},
+            )
+        )
+    ex = Exercise(
+        name="bag_of_words",
+        signature="bag_of_words(idx, lengths, V)",
+        returns=Array("counts", axes="N V", dtype="number"),
+        variants=(
+            Variant(
+                "repeated tokens were counted once: out[n, idx] = 1 (or += 1) with repeated indices writes once. "
+                "Use np.add.at(counts[n], tokens, 1) or np.bincount(tokens, minlength=V).",
+                _bow_variant("presence"),
+            ),
+            Variant("you counted the padding: only positions t < lengths[n] are real tokens.", _bow_variant("padding")),
+            Variant("you divided by the length (frequencies); return raw counts.", _bow_variant("frequency")),
+            Variant(
+                "off by one: the real tokens are idx[n, :lengths[n]] (lengths[n] of them).",
+                _bow_variant("off_by_one"),
+            ),
+        ),
+    )
+    return run(ex, learner_fn, cases)

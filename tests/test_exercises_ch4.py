@@ -1,0 +1,117 @@
+"""Checkers of chapter 4: masked sequence cross-entropy, perplexity, bits per character."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from companion.exercises import check_bits_per_char, check_perplexity, check_temporal_softmax_cross_entropy
+from companion.numpy.losses import bits_per_char, perplexity_from_logits, temporal_softmax_cross_entropy
+
+
+def test_references_pass() -> None:
+    assert check_temporal_softmax_cross_entropy(temporal_softmax_cross_entropy).passed
+    assert check_perplexity(perplexity_from_logits).passed
+    assert check_bits_per_char(bits_per_char).passed
+
+
+def _loss(mode):
+    def f(logits, y, mask):
+        N, T, V = logits.shape
+        z = logits if mode == "naive" else logits - logits.max(axis=-1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+        nll = -np.log(np.take_along_axis(p, y[..., None], axis=-1)[..., 0])
+        m = np.ones((N, T)) if mode == "no_mask" else mask.astype(float)
+        if mode == "sum":
+            w = m
+        elif mode == "per_batch":
+            w = m / N
+        elif mode == "per_sequence":
+            w = m / (N * m.sum(axis=1, keepdims=True))
+        else:
+            w = m / m.sum()
+        d = p.copy()
+        np.put_along_axis(d, y[..., None], np.take_along_axis(d, y[..., None], axis=-1) - 1, axis=-1)
+        dw = mask.astype(float) if mode == "grad_not_divided" else w
+        return float((w * nll).sum()), d * dw[..., None]
+
+    return f
+
+
+def test_own_loss_passes() -> None:
+    assert check_temporal_softmax_cross_entropy(_loss("ok")).passed
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("sum", "you summed the losses"),
+        ("per_batch", "you divided by the batch size N"),
+        ("no_mask", "you forgot the mask"),
+        ("per_sequence", "you averaged per sequence and then over sequences"),
+        ("naive", "loss is nan (not a finite number)"),
+        ("naive", "subtract each row's maximum logit before np.exp"),
+        ("grad_not_divided", "dlogits is not divided by the number of real tokens"),
+    ],
+)
+def test_loss_mistakes(mode, expected) -> None:
+    fb = check_temporal_softmax_cross_entropy(_loss(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_loss_returning_an_array_loss() -> None:
+    fb = check_temporal_softmax_cross_entropy(lambda lg, y, m: (np.zeros(3), np.zeros_like(lg)))
+    assert "loss should be a single number (float), but it is a numpy array of shape (3,)" in fb.text
+
+
+def _ppl(mode):
+    def f(logits, y, mask):
+        if mode == "per_sequence":
+            rows = [perplexity_from_logits(logits[n : n + 1], y[n : n + 1], mask[n : n + 1]) for n in range(len(y))]
+            return float(np.mean(rows))
+        if mode == "no_mask":
+            return perplexity_from_logits(logits, y, None)
+        loss, _ = temporal_softmax_cross_entropy(logits, y, mask)
+        return {"base2": 2.0**loss, "no_exp": loss, "ok": math.exp(loss)}[mode]
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("per_sequence", "you averaged the perplexities of the sequences"),
+        ("no_mask", "you forgot the mask"),
+        ("base2", "you used 2 ** mean_nll"),
+        ("no_exp", "you returned the mean NLL itself"),
+    ],
+)
+def test_perplexity_mistakes(mode, expected) -> None:
+    assert check_perplexity(_ppl("ok")).passed
+    fb = check_perplexity(_ppl(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (lambda n: n * math.log(2), "you multiplied by ln 2"),
+        (lambda n: np.log2(n), "you took log2 of the NLL"),
+        (lambda n: n / math.log(10), "you divided by ln 10"),
+        (lambda n: math.exp(n), "the perplexity"),
+        (lambda n: n, "you returned the NLL unchanged (nats)"),
+        (
+            lambda n: np.array([n / math.log(2)]),
+            "should be a single number (float), but it is a numpy array of shape (1,)",
+        ),
+    ],
+)
+def test_bits_per_char_mistakes(fn, expected) -> None:
+    assert check_bits_per_char(lambda n: n / math.log(2)).passed
+    fb = check_bits_per_char(fn)
+    assert not fb.passed
+    assert expected in fb.text

@@ -1,0 +1,276 @@
+"""Checkers of chapter 6: sampling, last hidden state, classifier, windows, seasonal naive, beams, bags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from companion.data.timeseries import seasonal_naive_forecast, sliding_windows
+from companion.exercises import (
+    check_bag_of_words,
+    check_beam_search,
+    check_classifier_forward,
+    check_last_hidden,
+    check_sample_next,
+    check_seasonal_naive,
+    check_sliding_windows,
+    check_softmax_with_temperature,
+)
+from companion.exercises.solutions import bag_of_words, beam_search
+from companion.numpy.classifier import classifier_forward, last_hidden
+from companion.numpy.rnn import rnn_forward
+from companion.numpy.sampling import sample_next, softmax_with_temperature
+
+
+def test_references_pass() -> None:
+    assert check_softmax_with_temperature(softmax_with_temperature).passed
+    assert check_sample_next(sample_next).passed
+    assert check_last_hidden(last_hidden).passed
+    assert check_classifier_forward(classifier_forward).passed
+    assert check_sliding_windows(sliding_windows).passed
+    assert check_seasonal_naive(seasonal_naive_forecast).passed
+    assert check_beam_search(beam_search).passed
+    assert check_bag_of_words(bag_of_words).passed
+
+
+def _softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (lambda z, T: _softmax(z * T), "you multiplied by the temperature; divide"),
+        (lambda z, T: np.exp(z / T) / np.exp(z / T).sum(axis=-1, keepdims=True), "exp overflowed"),
+        (lambda z, T: _softmax(z / T, axis=0), "you normalised along axis 0"),
+        (lambda z, T: _softmax(z) ** (1 / T), "must be renormalised to sum to 1"),
+        (lambda z, T: _softmax(z), "the temperature is missing"),
+    ],
+)
+def test_softmax_with_temperature_mistakes(fn, expected) -> None:
+    fb = check_softmax_with_temperature(fn)
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _sampler(mode):
+    def f(logits, temperature=1.0, top_k=None, rng=None):
+        z = np.atleast_2d(logits).astype(float)
+        if top_k is not None and mode != "ignore_top_k":
+            kth = np.sort(z, axis=-1)[:, -top_k][:, None]
+            z = np.where(z >= kth, z, -np.inf)
+        p = _softmax(z * temperature if mode == "multiply" else z / temperature)
+        if mode == "greedy":
+            out = p.argmax(axis=-1)
+        elif mode == "choice":
+            out = np.array([rng.choice(p.shape[1], p=row) for row in p])
+        else:
+            u = rng.random(p.shape[0])
+            out = np.array([np.searchsorted(np.cumsum(row), ui, side="right") for row, ui in zip(p, u)])
+        return int(out[0]) if np.ndim(logits) == 1 else out
+
+    return f
+
+
+def test_own_samplers_pass() -> None:
+    assert check_sample_next(_sampler("ok")).passed
+    assert check_sample_next(_sampler("choice")).passed  # Generator.choice is the same inverse CDF
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("multiply", "you multiplied by the temperature"),
+        ("ignore_top_k", "top_k was ignored"),
+        ("greedy", "you took the argmax (greedy decoding)"),
+    ],
+)
+def test_sample_next_mistakes(mode, expected) -> None:
+    fb = check_sample_next(_sampler(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_sample_next_returns_array_for_1d_logits() -> None:
+    def always_array(logits, temperature=1.0, top_k=None, rng=None):
+        out = _sampler("ok")(np.atleast_2d(logits), temperature, top_k, rng)
+        return out
+
+    fb = check_sample_next(always_array)
+    assert "sampled token (1-D logits give one int) should be an int, but it is a numpy array of shape (1,)" in fb.text
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (lambda h, L: h[:, -1], "you took h[:, -1], the state after the PADDING"),
+        (lambda h, L: h[:, L - 1], "got (4, 4, 3)"),
+        (lambda h, L: h[:, L - 1], "pair the indices: h[np.arange(N), lengths - 1]"),
+        (lambda h, L: h[np.arange(len(L)), L], "lengths[n] counts the real steps"),
+        (lambda h, L: h[np.arange(len(L)), L - 2], "you took step lengths[n] - 2"),
+    ],
+)
+def test_last_hidden_mistakes(fn, expected) -> None:
+    fb = check_last_hidden(fn)
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _classifier(mode):
+    def f(x, lengths, params):
+        inputs = params["W_embed"][x]
+        h0 = np.zeros((x.shape[0], params["Wh"].shape[0]))
+        h, _ = rnn_forward(inputs, h0, params["Wx"], params["Wh"], params["b"])
+        summary = h[:, -1] if mode == "padded" else h[np.arange(len(lengths)), lengths - 1]
+        logits = summary @ params["W_out"] + (0.0 if mode == "no_b_out" else params["b_out"])
+        return _softmax(logits) if mode == "probs" else logits
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("padded", "you classified from h[:, -1]"),
+        ("no_b_out", "the output bias b_out is missing"),
+        ("probs", "you returned probabilities"),
+    ],
+)
+def test_classifier_mistakes(mode, expected) -> None:
+    assert check_classifier_forward(_classifier("ok")).passed
+    fb = check_classifier_forward(_classifier(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _windows(mode):
+    def f(series, W, H):
+        x = series.reshape(len(series), -1)
+        n = len(x) - W - H + 1 - (1 if mode == "drop_last" else 0)
+        shift_x = 1 if mode == "input_reaches_target" else 0
+        shift_y = -1 if mode == "leak" else 0
+        X = np.stack([x[i + shift_x : i + shift_x + W] for i in range(n)])
+        Y = np.stack([x[i + W + shift_y : i + W + shift_y + H] for i in range(n)])
+        if mode == "squeeze" and series.ndim == 1:
+            return X[..., 0], Y[..., 0]
+        return X, Y
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("leak", "your target starts at the LAST input step"),
+        ("leak", "Wrong values in Y."),
+        ("input_reaches_target", "your input window ends ON the target step"),
+        ("drop_last", "you stopped one window early"),
+        ("squeeze", "keep a feature axis"),
+    ],
+)
+def test_sliding_windows_mistakes(mode, expected) -> None:
+    assert check_sliding_windows(_windows("ok")).passed
+    fb = check_sliding_windows(_windows(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _seasonal(mode):
+    def f(X, m, H):
+        W = X.shape[1]
+        h = np.arange(H)
+        idx = {
+            "ok": W - m + h % m,
+            "naive": np.full(H, W - 1),
+            "late": W - m + 1 + h % m,
+            "first": h % m,
+            "no_wrap": W - m + h,
+        }[mode]
+        return X[:, idx]
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("naive", "you repeated the last value (the naive forecast)"),
+        ("late", "off by one: step h = 1 repeats index W - season"),
+        ("first", "you repeated the FIRST season of the window"),
+        ("no_wrap", "for horizon > season the index must wrap"),
+    ],
+)
+def test_seasonal_naive_mistakes(mode, expected) -> None:
+    assert check_seasonal_naive(_seasonal("ok")).passed
+    fb = check_seasonal_naive(_seasonal(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _beam(mode):
+    def f(step_fn, start, end, k, max_len):
+        beams = [([start], 0.0)]
+        for _ in range(max_len):
+            cand = []
+            for toks, score in beams:
+                if toks[-1] == end and mode != "extend_finished":
+                    cand.append((toks, score))
+                    continue
+                lp = step_fn(toks)
+                base = 0.0 if mode == "no_accumulate" else score
+                cand += [(toks + [v], base + float(lp[v])) for v in range(len(lp))]
+            beams = sorted(cand, key=lambda c: -c[1])[: 1 if mode == "greedy" else k]
+            if mode != "extend_finished" and all(t[-1] == end for t, _ in beams):
+                break
+        return beams[::-1] if mode == "ascending" else beams
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("greedy", "you kept only one hypothesis per step"),
+        ("greedy", "It returned 1 hypothesis; expected 2 (beam_width=2)."),
+        ("no_accumulate", "must ADD the new token's log-probability to its parent's score"),
+        ("extend_finished", "must be carried over unchanged, not extended"),
+        ("ascending", "sort the hypotheses best first"),
+    ],
+)
+def test_beam_search_mistakes(mode, expected) -> None:
+    assert check_beam_search(_beam("ok")).passed
+    fb = check_beam_search(_beam(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _bow(mode):
+    def f(idx, lengths, V):
+        out = np.zeros((idx.shape[0], V))
+        for n in range(idx.shape[0]):
+            stop = idx.shape[1] if mode == "padding" else lengths[n]
+            if mode == "presence":
+                out[n, idx[n, :stop]] += 1
+            else:
+                out[n] = np.bincount(idx[n, :stop], minlength=V)
+            if mode == "frequency":
+                out[n] /= lengths[n]
+        return out
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("presence", "repeated tokens were counted once"),
+        ("padding", "you counted the padding"),
+        ("frequency", "you divided by the length (frequencies)"),
+    ],
+)
+def test_bag_of_words_mistakes(mode, expected) -> None:
+    assert check_bag_of_words(_bow("ok")).passed
+    fb = check_bag_of_words(_bow(mode))
+    assert not fb.passed
+    assert expected in fb.text

@@ -1,0 +1,114 @@
+"""Checkers of chapter 7 / appendix: time-major -> batch-first, linear recurrence in parallel; and their solutions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from companion.exercises import check_linear_recurrence_scan, check_time_major_to_batch_first
+from companion.exercises.solutions import bag_of_words, beam_search, linear_recurrence_scan, time_major_to_batch_first
+
+
+def test_references_pass() -> None:
+    assert check_time_major_to_batch_first(time_major_to_batch_first).passed
+    assert check_linear_recurrence_scan(linear_recurrence_scan).passed
+    assert check_time_major_to_batch_first(lambda x: np.swapaxes(x, 0, 1).copy()).passed
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (lambda x: x.reshape((x.shape[1], x.shape[0]) + x.shape[2:]), "you used reshape"),
+        (lambda x: x.T, "x.T reverses ALL the axes"),
+        (lambda x: x, "you returned the input unchanged"),
+        (lambda x: x.transpose(1, 0, 2), "It raised ValueError on case 4 of 5 (token ids (T, N) of shape (6, 3))"),
+    ],
+)
+def test_time_major_mistakes(fn, expected) -> None:
+    fb = check_time_major_to_batch_first(fn)
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _scan(mode):
+    def f(a, b, h0):
+        P = np.cumprod(a, axis=1)
+        if mode == "no_h0":
+            return P * np.cumsum(b / P, axis=1)
+        if mode == "a_inside":
+            return P * (h0[:, None] + np.cumsum(b / P * a, axis=1))
+        if mode == "no_a":
+            return h0[:, None] + np.cumsum(b, axis=1)
+        h = P * (h0[:, None] + np.cumsum(b / P, axis=1))
+        if mode == "with_h0":
+            return np.concatenate([h0[:, None], h], axis=1)
+        return h
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("no_h0", "h0 is missing"),
+        ("a_inside", "you computed h_t = a_t * (h_{t-1} + b_t)"),
+        ("no_a", "the decays a_t are missing"),
+        ("with_h0", "you returned T+1 states including h0"),
+    ],
+)
+def test_linear_recurrence_mistakes(mode, expected) -> None:
+    assert check_linear_recurrence_scan(_scan("ok")).passed  # the cumprod form is accepted too
+    fb = check_linear_recurrence_scan(_scan(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+# -- the exercise-only reference solutions themselves ---------------------------------------------
+
+
+def test_scan_equals_the_loop(rng) -> None:
+    a, b, h0 = rng.uniform(-1, 1, (3, 37, 4)), rng.standard_normal((3, 37, 4)), rng.standard_normal((3, 4))
+    h, expected = h0, []
+    for t in range(37):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    np.testing.assert_allclose(linear_recurrence_scan(a, b, h0), np.stack(expected, axis=1), rtol=1e-10, atol=1e-12)
+
+
+def test_scan_validates_shapes() -> None:
+    with pytest.raises(ValueError, match="h0 axis 1 should be H=4"):
+        linear_recurrence_scan(np.ones((2, 3, 4)), np.ones((2, 3, 4)), np.ones((2, 5)))
+
+
+def test_time_major_is_a_view_and_rejects_1d() -> None:
+    x = np.arange(24.0).reshape(4, 3, 2)
+    y = time_major_to_batch_first(x)
+    assert y.shape == (3, 4, 2) and np.shares_memory(x, y) and y[1, 2, 0] == x[2, 1, 0]
+    with pytest.raises(ValueError, match="at least 2 axes"):
+        time_major_to_batch_first(np.zeros(3))
+
+
+def test_beam_search_width_one_is_greedy_and_wide_beam_is_exhaustive(rng) -> None:
+    table = np.log(rng.dirichlet(np.ones(4), size=(4, 4)))  # (position, last token) -> log-probs
+
+    def step(tokens):
+        return table[len(tokens) - 1, tokens[-1]]
+
+    (seq, score), = beam_search(step, 1, 0, 1, 3)
+    greedy = [1]
+    for _ in range(3):
+        if greedy[-1] == 0:
+            break
+        greedy.append(int(np.argmax(step(greedy))))
+    assert seq == greedy
+    # a beam as wide as all 4**3 sequences finds the best-scoring one among finished/unfinished paths
+    best = beam_search(step, 1, 0, 64, 3)[0]
+    assert best[1] >= score - 1e-12
+
+
+def test_bag_of_words_counts_real_tokens_only() -> None:
+    idx = np.array([[2, 2, 1, 0], [3, 0, 0, 0]])
+    counts = bag_of_words(idx, np.array([3, 1]), 4)
+    np.testing.assert_array_equal(counts, [[0, 1, 2, 0], [0, 0, 0, 1]])
+    with pytest.raises(ValueError, match="idx has value 4 but must be < 4"):
+        bag_of_words(np.array([[4]]), np.array([1]), 4)
