@@ -11,7 +11,6 @@ STAMP  := $(VENV)/.installed
 ifneq ($(wildcard ../shared/data),)
 export COMPANION_DATA ?= $(abspath ../shared/data)
 endif
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
