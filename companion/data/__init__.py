@@ -1,9 +1,9 @@
 """Data: vocabularies, batching, real datasets that work offline, and synthetic benchmarks.
 
-- :mod:`~companion.data.vocab`: tokenisers and :class:`Vocab`.
+- :mod:`~companion.data.vocab`: tokenisers and :class:`~companion.data.vocab.Vocab`.
 - :mod:`~companion.data.batching`: language-model batches, padding, leakage-free splits.
 - :mod:`~companion.data.timeseries`: sliding windows, scalers, chronological splits, baselines, metrics.
-- :mod:`~companion.data.download`: :func:`fetch` (offline folder, cache, checksummed download).
+- :mod:`~companion.data.download`: :func:`~companion.data.download.fetch` (offline folder, cache, checksummed download).
 - :mod:`~companion.data.datasets`: loaders for the real datasets of the course.
 - :mod:`~companion.data.synthetic`: seeded synthetic tasks (adding, copy, Reber, Mackey-Glass, ...).
 """

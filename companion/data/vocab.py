@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
-#: Special tokens, in id order: ``<pad>`` is 0 so that zero-filled batches are padding.
+#: The special tokens in id order; ``<pad>`` is 0 so that zero-filled batches are padding.
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 

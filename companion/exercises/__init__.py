@@ -2,7 +2,7 @@
 
 Each ``check_<name>(learner_fn)`` calls the learner's function on a few seeded
 cases (including N=1, T=1 and D != H), compares the result with the package's
-reference implementation and returns a :class:`Feedback`: "passed", "not
+reference implementation and returns a :class:`~companion.exercises.feedback.Feedback`: "passed", "not
 implemented yet", or what is wrong (type, shape, NaN, modified input, the single
 largest error with its location) plus a hint when the answer matches a known
 mistake.  A checker never raises on the learner's mistakes.

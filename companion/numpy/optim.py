@@ -67,7 +67,7 @@ def clip_grad_value(grads: Arrays, clip_value: float) -> Arrays:
 
 
 class Optimizer(ABC):
-    """Base class: validates ``params``/``grads`` and applies :meth:`_update` to each pair in place.
+    """Base class: validates ``params``/``grads`` and applies ``_update`` to each pair in place.
 
     Per-parameter state (momentum buffers, running averages) is stored by name,
     so the same optimiser must always be stepped with the same dict of parameters.
