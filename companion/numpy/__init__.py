@@ -44,3 +44,18 @@ from companion.numpy.rnn import (
     rnn_step_forward,
 )
 from companion.numpy.sampling import sample_next, softmax_with_temperature, top_k_filter
+
+# -- LSTM, GRU, stacked/bidirectional layers, torch weight exchange (numpy-gated worker) --
+from companion.numpy import gru, lstm, stacked, torch_io
+from companion.numpy.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward, init_gru_params
+from companion.numpy.lstm import (
+    init_lstm_params,
+    lstm_backward,
+    lstm_backward_with_cell,
+    lstm_final_state,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
+from companion.numpy.stacked import stacked_backward, stacked_forward
+from companion.numpy.torch_io import params_from_state_dict, params_to_state_dict
