@@ -5,19 +5,19 @@ Every random generator takes an explicit, required ``rng`` (a
 same data, and two calls meant to give different data (train and test) must
 say so by passing different seeds or one shared generator.
 
-==========================  ================================================================
-task                        what it tests
-==========================  ================================================================
-:func:`adding_problem`      remembering two marked values over ``T`` steps (regression)
-:func:`copy_memory`         storing a short sequence across ``T`` blank steps
-:func:`embedded_reber`      a long-range dependency in a grammar (2nd symbol = 2nd-to-last)
-:func:`mackey_glass`        chaotic but deterministic time series
-:func:`human_numbers`       a text with perfectly predictable structure (fastai)
-:func:`random_walk_prices`  a series where the honest forecast is "no change"
-:func:`negation_corpus`     sentiment that depends on word order (beyond bag-of-words)
-:func:`number_phrase_pairs` words -> digits translation for seq2seq
-:func:`date_pairs`          date normalisation for seq2seq
-==========================  ================================================================
+===============================  ================================================================
+task                             what it tests
+===============================  ================================================================
+:func:`adding_problem`           remembering two marked values over ``T`` steps (regression)
+:func:`copy_memory`              storing a short sequence across ``T`` blank steps
+:func:`embedded_reber`           a long-range dependency in a grammar (2nd symbol = 2nd-to-last)
+:func:`mackey_glass`             chaotic but deterministic time series
+:func:`human_numbers`            a text with perfectly predictable structure (fastai)
+:func:`random_walk_prices`       a series where the honest forecast is "no change"
+:func:`negation_corpus`          sentiment that depends on word order (beyond bag-of-words)
+:func:`number_phrase_pairs`      words -> digits translation for seq2seq
+:func:`date_pairs`               date normalisation for seq2seq
+===============================  ================================================================
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Numerical gradient checking: the test every hand-written backward pass must pass.
 
 Centred differences ``(f(x + h) - f(x - h)) / 2h`` have truncation error O(h^2)
-and rounding error O(eps |f| / h); with float64 and ``h = 1e-6`` both are around
+and rounding error O(eps * abs(f) / h); with float64 and ``h = 1e-6`` both are around
 1e-10, so relative errors below ~1e-7 mean the analytic gradient is right.  The
 optional five-point stencil (``order=4``) is accurate enough for stricter checks.
 """
