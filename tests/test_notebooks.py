@@ -18,7 +18,7 @@ NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 
 
 def _toc_files() -> set[str]:
-    return set(re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text()))
+    return set(re.findall(r"(?:file|root):\s*(\S+)", (ROOT / "_toc.yml").read_text()))
 
 
 def _load(path: Path) -> dict:
