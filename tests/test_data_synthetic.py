@@ -10,6 +10,7 @@ import pytest
 from companion.data.synthetic import (
     REBER_SYMBOLS,
     adding_problem,
+    adding_problem_batches,
     bag_of_words_ceiling,
     copy_memory,
     date_pairs,
@@ -214,3 +215,30 @@ def test_date_pairs_are_valid_iso_dates(rng):
     assert feb29 and all(iso.startswith("2000") for iso in feb29)  # leap days only in leap years
     with pytest.raises(ValueError, match="formats"):
         date_pairs(3, 0, formats=("roman",))
+
+
+def test_adding_problem_batches_fresh_per_call_and_reproducible():
+    make = adding_problem_batches(3, 4, 10, rng=5)
+    first, second = make(), make()
+    assert len(first) == 3
+    for x, y in first:
+        assert x.shape == (4, 10, 2) and y.shape == (4, 1) and x.dtype == np.float32 and y.dtype == np.float32
+        np.testing.assert_allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(axis=1), rtol=1e-6)
+    assert not np.array_equal(first[0][0], second[0][0])  # a new epoch draws new sequences
+    # the same seed gives the same stream, batch by batch, as calling adding_problem directly
+    gen = np.random.default_rng(5)
+    for x, y in first + second:
+        x_ref, y_ref = adding_problem(4, 10, gen)
+        np.testing.assert_array_equal(x, x_ref.astype(np.float32))
+        np.testing.assert_array_equal(y[:, 0], y_ref.astype(np.float32))
+    x64, _ = adding_problem_batches(1, 2, 4, rng=0, dtype=np.float64)()[0]
+    assert x64.dtype == np.float64
+
+
+def test_adding_problem_batches_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="steps"):
+        adding_problem_batches(0, 4, 10, rng=0)
+    with pytest.raises(ValueError, match="T"):
+        adding_problem_batches(2, 4, 1, rng=0)
+    with pytest.raises(TypeError, match="dtype"):
+        adding_problem_batches(2, 4, 10, rng=0, dtype=np.int64)

@@ -7,6 +7,7 @@ import pytest
 
 from companion.numpy.gradient_flow import (
     hidden_gradient_norms,
+    input_gradient_norms,
     latch_task,
     rnn_regressor_loss,
     scaled_orthogonal,
@@ -129,3 +130,40 @@ def test_rnn_regressor_loss_gradients_pass_a_finite_difference_check(rng):
     assert h_last.shape == (N, H)
     errors = grad_check(lambda: rnn_regressor_loss(params, x, y, h0)[0], params, grads)
     assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("mode", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True)])
+def test_input_gradient_norms_match_autograd(rng, mode, num_layers, bidirectional):
+    import torch
+    from _recurrent_reference import randomize_, torch_module
+
+    from companion.numpy.torch_io import params_from_state_dict
+
+    N, T, D, H = 3, 6, 2, 4
+    module = torch_module(mode, D, H, num_layers, bidirectional)
+    randomize_(module, 0)
+    readout = rng.standard_normal(H * (2 if bidirectional else 1))
+    x = rng.standard_normal((N, T, D))
+    params = params_from_state_dict(module.state_dict(), mode, num_layers=num_layers, bidirectional=bidirectional)
+    norms = input_gradient_norms(x, params, mode, readout, num_layers, bidirectional)
+
+    xt = torch.tensor(x, requires_grad=True)
+    (module(xt)[0][:, -1] @ torch.from_numpy(readout)).sum().backward()
+    expected = xt.grad.norm(dim=2).mean(dim=0).flip(0).numpy()  # [k] = k steps before the read-out
+    assert norms.shape == (T,)
+    np.testing.assert_allclose(norms, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_input_gradient_norms_accept_float32_params_and_check_shapes(rng):
+    params = {"Wx_l0": rng.standard_normal((2, 3)).astype(np.float32),
+              "Wh_l0": rng.standard_normal((3, 3)).astype(np.float32), "b_l0": np.zeros(3, dtype=np.float32)}
+    x = rng.standard_normal((2, 5, 2))
+    norms = input_gradient_norms(x, params, "rnn_tanh", np.ones(3))
+    assert norms.dtype == np.float64 and norms.shape == (5,) and np.all(norms >= 0)
+    with pytest.raises(ValueError, match="readout"):
+        input_gradient_norms(x, params, "rnn_tanh", np.ones(4))
+    with pytest.raises(ValueError, match="x must have 3 dimensions"):
+        input_gradient_norms(x[0], params, "rnn_tanh", np.ones(3))
+    with pytest.raises(ValueError, match="NaN"):
+        input_gradient_norms(np.full((2, 5, 2), np.nan), params, "rnn_tanh", np.ones(3))

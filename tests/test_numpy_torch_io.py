@@ -10,7 +10,13 @@ import torch
 from _recurrent_reference import max_abs, randomize_, torch_module
 
 from companion.numpy.stacked import stacked_forward
-from companion.numpy.torch_io import param_keys, params_from_state_dict, params_to_state_dict, torch_keys
+from companion.numpy.torch_io import (
+    param_keys,
+    params_from_state_dict,
+    params_to_state_dict,
+    recurrent_parameter_count,
+    torch_keys,
+)
 
 TORCH_TOL = 1e-10
 MODES = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
@@ -178,3 +184,24 @@ def test_bad_types_dtypes_and_values():
         params_from_state_dict(list(sd.items()), "lstm", 2, True)
     with pytest.raises(TypeError, match="bidirectional must be a bool"):
         params_from_state_dict(sd, "lstm", 2, "yes")
+
+
+@pytest.mark.parametrize("mode", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, False), (3, True)])
+def test_recurrent_parameter_count_equals_torch(mode, num_layers, bidirectional):
+    module = torch_module(mode, 5, 7, num_layers, bidirectional)
+    expected = sum(p.numel() for p in module.parameters())
+    assert recurrent_parameter_count(mode, 5, 7, num_layers, bidirectional) == expected
+    # one bias per gate block (Keras reset_after=False, the NumPy RNN/LSTM): G*H fewer per layer and direction
+    gates = {"rnn_tanh": 1, "lstm": 4, "gru": 3}[mode]
+    fewer = gates * 7 * num_layers * (2 if bidirectional else 1)
+    assert recurrent_parameter_count(mode, 5, 7, num_layers, bidirectional, biases=1) == expected - fewer
+
+
+def test_recurrent_parameter_count_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        recurrent_parameter_count("transformer", 3, 4)
+    with pytest.raises(ValueError, match="hidden_size"):
+        recurrent_parameter_count("lstm", 3, 0)
+    with pytest.raises(ValueError, match="biases"):
+        recurrent_parameter_count("lstm", 3, 4, biases=3)

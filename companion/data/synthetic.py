@@ -23,7 +23,7 @@ task                             what it tests
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from companion.reproducibility import default_rng
 
 __all__ = [
     "adding_problem",
+    "adding_problem_batches",
     "copy_memory",
     "REBER_SYMBOLS",
     "reber_string",
@@ -99,6 +100,51 @@ def adding_problem(n: int, T: int, rng: RNG) -> tuple[np.ndarray, np.ndarray]:
     markers[rows, second] = 1.0
     y = values[rows, first] + values[rows, second]
     return np.stack([values, markers], axis=-1), y
+
+
+def adding_problem_batches(
+    steps: int, batch_size: int, T: int, rng: RNG, dtype: Any = np.float32
+) -> Callable[[], list[tuple[np.ndarray, np.ndarray]]]:
+    """A source of fresh adding-problem batches, one epoch per call (for ``companion.torch.fit``).
+
+    Every call returns ``steps`` new batches drawn from the same generator, so a
+    training run never sees a sequence twice, and two runs built with the same
+    seed see the same batches in the same order.
+
+    Parameters
+    ----------
+    steps : int
+        Batches per call (per "epoch").
+    batch_size : int
+        Sequences per batch ``N``.
+    T : int
+        Sequence length (>= 2).
+    rng : numpy Generator or int seed
+        Consumed in order: batch ``j`` of call ``i`` is ``adding_problem(N, T, rng)``
+        drawn after all earlier ones.
+    dtype : numpy floating dtype
+        Of the returned arrays (float32 matches a default torch model).
+
+    Returns
+    -------
+    callable
+        ``() -> [(x (N, T, 2), y (N, 1)), ...]``, ``steps`` pairs; ``y`` has the
+        shape of a one-output regression head.
+    """
+    steps, batch_size, T = _count("steps", steps), _count("batch_size", batch_size), _count("T", T, 2)
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+    gen = default_rng(rng)
+
+    def one_epoch() -> list[tuple[np.ndarray, np.ndarray]]:
+        batches = []
+        for _ in range(steps):
+            x, y = adding_problem(batch_size, T, gen)
+            batches.append((x.astype(dtype), y.astype(dtype)[:, None]))
+        return batches
+
+    return one_epoch
 
 
 # ------------------------------------------------------------------ copy memory

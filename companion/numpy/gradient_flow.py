@@ -29,11 +29,13 @@ from companion.numpy.activations import ACTIVATIONS
 from companion.numpy.layers import temporal_affine_backward, temporal_affine_forward
 from companion.numpy.losses import mse_loss
 from companion.numpy.rnn import rnn_backward, rnn_forward
+from companion.numpy.stacked import stacked_backward, stacked_forward
 
 __all__ = [
     "scaled_orthogonal",
     "spectral_radius",
     "hidden_gradient_norms",
+    "input_gradient_norms",
     "single_unit_rnn_loss",
     "latch_task",
     "rnn_regressor_loss",
@@ -297,3 +299,59 @@ def rnn_regressor_loss(
     dh, dWy, dby = temporal_affine_backward(dpred, out_cache)
     _, _, dWx, dWh, db = rnn_backward(dh, rnn_cache)
     return loss, {"Wx": dWx, "Wh": dWh, "b": db, "Wy": dWy, "by": dby}, h[:, -1]
+
+
+def input_gradient_norms(
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    mode: str,
+    readout: np.ndarray,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+) -> np.ndarray:
+    """How strongly a linear read-out of the last state depends on each input, by distance.
+
+    The prediction is ``y_hat = out[:, -1] @ readout`` (a one-output linear head on
+    the final state, its bias irrelevant).  For every distance ``k`` this returns the
+    mean over the batch of ``||d y_hat / d x_{T-1-k}||``: the size of the signal that
+    gradient descent receives about an input ``k`` steps before the read-out.  It is
+    computed with the hand-written backward pass of :mod:`companion.numpy.stacked`,
+    so the same function measures RNN, LSTM and GRU layers, in float64.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, T, D)
+        Input sequences, batch-first.
+    params : dict of ndarray
+        Layer parameters named as in :mod:`companion.numpy.torch_io`
+        (``params_from_state_dict(module.state_dict(), mode)`` plugs straight in;
+        float32 arrays are converted to float64).
+    mode : {"rnn_tanh", "rnn_relu", "lstm", "gru"}
+    readout : ndarray, shape (dirs * H,)
+        Weights of the linear read-out (``head.weight[0]`` of a one-output
+        ``torch.nn.Linear``).
+    num_layers : int
+    bidirectional : bool
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        ``[k]`` = mean over sequences of ``||d y_hat / d x_{T-1-k}||``, so index 0 is
+        the last input and index ``T-1`` the first.
+    """
+    check_array("x", x)
+    check_array("readout", readout)
+    if x.ndim != 3:
+        raise ValueError(f"x must have 3 dimensions (N, T, D), got {x.ndim} with shape {x.shape}")
+    if readout.ndim != 1:
+        raise ValueError(f"readout must have 1 dimension (dirs * H,), got {readout.ndim} with shape {readout.shape}")
+    params64 = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    out, _, cache = stacked_forward(x.astype(np.float64), params64, mode, num_layers, bidirectional)
+    if readout.shape[0] != out.shape[2]:
+        raise ValueError(
+            f"readout axis 0 should be dirs*H={out.shape[2]} to match the layer's output, got {readout.shape[0]}"
+        )
+    dout = np.zeros_like(out)
+    dout[:, -1] = readout  # y_hat = out[:, -1] . readout, so d y_hat / d out[:, -1] = readout
+    dx, _, _ = stacked_backward(dout, cache)
+    return np.linalg.norm(dx, axis=2).mean(axis=0)[::-1]

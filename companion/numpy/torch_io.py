@@ -34,7 +34,14 @@ import numpy as np
 
 from companion._checks import check_array, check_shapes
 
-__all__ = ["GATES", "param_keys", "torch_keys", "params_from_state_dict", "params_to_state_dict"]
+__all__ = [
+    "GATES",
+    "recurrent_parameter_count",
+    "param_keys",
+    "torch_keys",
+    "params_from_state_dict",
+    "params_to_state_dict",
+]
 
 #: Number of stacked gate blocks per mode (torch's mode names, lower case).
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -48,6 +55,53 @@ def _check_config(mode: str, num_layers: int, bidirectional: bool) -> str:
     if not isinstance(bidirectional, (bool, np.bool_)):
         raise TypeError(f"bidirectional must be a bool, got {type(bidirectional).__name__}")
     return mode.lower()
+
+
+def recurrent_parameter_count(
+    mode: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    biases: int = 2,
+) -> int:
+    """Number of trainable numbers in a ``torch.nn.RNN`` / ``GRU`` / ``LSTM`` layer stack.
+
+    Each of the ``G`` gate blocks (1 RNN, 3 GRU, 4 LSTM) has an input weight
+    ``(H, D_k)``, a recurrent weight ``(H, H)`` and ``biases`` bias vectors of size
+    ``H``, so one layer and direction holds ``G (H (D_k + H) + biases H)`` numbers,
+    with ``D_0 = input_size`` and ``D_k = num_directions * H`` above the first layer.
+
+    Parameters
+    ----------
+    mode : {"rnn_tanh", "rnn_relu", "lstm", "gru"}
+    input_size, hidden_size : int
+        ``D`` and ``H`` (>= 1).
+    num_layers : int
+    bidirectional : bool
+    biases : {0, 1, 2}
+        Bias vectors per gate block: 2 in PyTorch (``bias_ih`` and ``bias_hh``), 1 in
+        Keras with ``reset_after=False`` and in this course's NumPy RNN/LSTM, 0 for
+        ``bias=False``.
+
+    Returns
+    -------
+    int
+        Equal to ``sum(p.numel() for p in module.parameters())`` for the torch module
+        when ``biases=2``.
+    """
+    mode = _check_config(mode, num_layers, bidirectional)
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(biases, bool) or biases not in (0, 1, 2):
+        raise ValueError(f"biases must be 0, 1 or 2, got {biases!r}")
+    G, H, dirs = GATES[mode], int(hidden_size), 2 if bidirectional else 1
+    total = 0
+    for layer in range(num_layers):
+        D_k = int(input_size) if layer == 0 else dirs * H
+        total += dirs * G * (H * (D_k + H) + biases * H)
+    return total
 
 
 def _suffixes(bidirectional: bool) -> tuple[str, ...]:
