@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_shapes", "check_int_array", "check_positive"]
+__all__ = ["check_array", "check_shapes", "check_int_array", "check_positive", "check_size", "check_rng"]
 
 _TOKEN = re.compile(r"^(\d*)([A-Za-z_]\w*)$|^(\d+)$")
 
@@ -64,6 +64,22 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value}")
     return v
+
+
+def check_size(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is an integer >= 1 (a size, a length, a count)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator`` (randomness is always passed explicitly)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
 
 
 def _parse(spec: str) -> list[tuple[int, str | None]]:

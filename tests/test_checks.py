@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from companion._checks import check_array, check_int_array, check_positive, check_shapes
+from companion._checks import check_array, check_int_array, check_positive, check_rng, check_shapes, check_size
 
 
 def test_check_shapes_binds_and_returns_sizes() -> None:
@@ -72,3 +72,17 @@ def test_check_positive() -> None:
         check_positive("lr", "0.1")
     with pytest.raises(ValueError):
         check_positive("lr", float("nan"))
+
+
+def test_check_size_and_rng() -> None:
+    assert check_size("hidden_size", np.int64(3)) == 3
+    with pytest.raises(TypeError, match="hidden_size must be an int, got float"):
+        check_size("hidden_size", 3.0)
+    with pytest.raises(TypeError, match="must be an int, got bool"):
+        check_size("hidden_size", True)
+    with pytest.raises(ValueError, match="hidden_size must be >= 1, got 0"):
+        check_size("hidden_size", 0)
+    g = np.random.default_rng(0)
+    assert check_rng(g) is g
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, got int"):
+        check_rng(0)

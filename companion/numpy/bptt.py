@@ -26,17 +26,10 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from companion._checks import check_array, check_shapes
+from companion._checks import check_size as _check_length
 from companion.numpy.rnn import RNNCache, _activation, _check_dh, _states_before, _step_backward
 
 __all__ = ["truncated_rnn_backward", "chunked_bptt", "ChunkedBPTTResult"]
-
-
-def _check_length(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def truncated_rnn_backward(

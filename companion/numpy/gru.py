@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import check_array, check_positive, check_shapes
+from companion._checks import check_array, check_shapes
+from companion.numpy.initialisation import uniform_recurrent_weights
 from companion.numpy.activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 
 __all__ = [
@@ -342,18 +343,5 @@ def init_gru_params(
     dict
         ``{"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}`` with blocks ``[r, z, n]``.
     """
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    D, H = int(input_size), int(hidden_size)
-    s = 1.0 / np.sqrt(H) if scale is None else check_positive("scale", scale)
-    return {
-        "Wx": rng.uniform(-s, s, size=(D, 3 * H)),
-        "Wh": rng.uniform(-s, s, size=(H, 3 * H)),
-        "bx": np.zeros(3 * H),
-        "bh": np.zeros(3 * H),
-    }
+    Wx, Wh = uniform_recurrent_weights(input_size, hidden_size, rng, gates=3, scale=scale)
+    return {"Wx": Wx, "Wh": Wh, "bx": np.zeros(Wh.shape[1]), "bh": np.zeros(Wh.shape[1])}

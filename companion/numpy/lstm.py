@@ -31,7 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from companion._checks import check_array, check_positive, check_shapes
+from companion._checks import check_array, check_shapes
+from companion.numpy.initialisation import uniform_recurrent_weights
 from companion.numpy.activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 
 __all__ = [
@@ -470,19 +471,12 @@ def init_lstm_params(
     dict
         ``{"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}`` with gate blocks ``[i, f, g, o]``.
     """
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.integer, np.floating)):
         raise TypeError(f"forget_bias must be a number, got {type(forget_bias).__name__}")
     if not np.isfinite(forget_bias):
         raise ValueError(f"forget_bias must be finite, got {forget_bias}")
-    D, H = int(input_size), int(hidden_size)
-    s = 1.0 / np.sqrt(H) if scale is None else check_positive("scale", scale)
+    Wx, Wh = uniform_recurrent_weights(input_size, hidden_size, rng, gates=4, scale=scale)
+    H = Wh.shape[0]
     b = np.zeros(4 * H)
     b[H : 2 * H] = forget_bias  # block order [i, f, g, o]
-    return {"Wx": rng.uniform(-s, s, size=(D, 4 * H)), "Wh": rng.uniform(-s, s, size=(H, 4 * H)), "b": b}
+    return {"Wx": Wx, "Wh": Wh, "b": b}

@@ -20,7 +20,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from companion._checks import check_array, check_positive, check_shapes
+from companion._checks import check_array, check_shapes, check_size
+from companion.numpy.initialisation import uniform_recurrent_weights
 from companion.numpy.activations import ACTIVATIONS
 
 __all__ = [
@@ -263,12 +264,8 @@ def count_rnn_parameters(input_size: int, hidden_size: int, output_size: int) ->
     ``H*D + H*H + H + O*H + O``.  The count does not depend on the sequence length,
     because every step reuses the same weights.
     """
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    D, H, O = int(input_size), int(hidden_size), int(output_size)
+    D, H = check_size("input_size", input_size), check_size("hidden_size", hidden_size)
+    O = check_size("output_size", output_size)
     return H * D + H * H + H + O * H + O
 
 
@@ -292,12 +289,5 @@ def init_rnn_params(
     dict
         ``{"Wx": (D, H), "Wh": (H, H), "b": (H,)}``; the bias starts at zero.
     """
-    count_rnn_parameters(input_size, hidden_size, 1)  # validates both sizes
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    s = 1.0 / np.sqrt(hidden_size) if scale is None else check_positive("scale", scale)
-    return {
-        "Wx": rng.uniform(-s, s, size=(input_size, hidden_size)),
-        "Wh": rng.uniform(-s, s, size=(hidden_size, hidden_size)),
-        "b": np.zeros(hidden_size),
-    }
+    Wx, Wh = uniform_recurrent_weights(input_size, hidden_size, rng, scale=scale)
+    return {"Wx": Wx, "Wh": Wh, "b": np.zeros(Wh.shape[0])}
