@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from companion.exercises import check_linear_recurrence_scan, check_time_major_to_batch_first
-from companion.exercises.solutions import bag_of_words, beam_search, linear_recurrence_scan, time_major_to_batch_first
+from companion.exercises import check_linear_recurrence_scan, check_min_gru_coefficients, check_time_major_to_batch_first
+from companion.exercises.solutions import (
+    bag_of_words,
+    beam_search,
+    linear_recurrence_scan,
+    min_gru_coefficients,
+    time_major_to_batch_first,
+)
 
 
 def test_references_pass() -> None:
@@ -112,3 +118,44 @@ def test_bag_of_words_counts_real_tokens_only() -> None:
     np.testing.assert_array_equal(counts, [[0, 1, 2, 0], [0, 0, 0, 1]])
     with pytest.raises(ValueError, match="idx has value 4 but must be < 4"):
         bag_of_words(np.array([[4]]), np.array([1]), 4)
+
+
+def test_min_gru_coefficients_reference_passes() -> None:
+    fb = check_min_gru_coefficients(min_gru_coefficients)
+    assert fb.passed, fb.text
+
+
+def _min_gru(kind):
+    def f(x, Wz, bz, Wh, bh):
+        z = 1.0 / (1.0 + np.exp(-(x @ Wz + bz)))
+        h_tilde = x @ Wh + bh
+        if kind == "swapped":
+            return z, (1.0 - z) * h_tilde
+        if kind == "tanh":
+            return 1.0 - z, z * np.tanh(h_tilde)
+        if kind == "no_gate_on_b":
+            return 1.0 - z, h_tilde
+        if kind == "only_a":
+            return 1.0 - z
+        if kind == "transposed":
+            return (1.0 - z).transpose(0, 2, 1), (z * h_tilde).transpose(0, 2, 1)
+        raise AssertionError(kind)
+
+    f.__name__ = "min_gru_coefficients"
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("swapped", "gate's roles exchanged"),
+        ("tanh", "the minGRU candidate has no tanh"),
+        ("no_gate_on_b", "b_t must be gated too"),
+        ("only_a", "expected a tuple of 2 values"),
+        ("transposed", "shape"),
+    ],
+)
+def test_min_gru_coefficients_mistakes(kind, expected) -> None:
+    fb = check_min_gru_coefficients(_min_gru(kind))
+    assert not fb.passed
+    assert expected in fb.text, fb.text

@@ -88,3 +88,25 @@ def test_ignored_outputs_still_assert_something(path: Path) -> None:
         assert "NBVAL_SKIP" not in src and "nbval-skip" not in cell.get("metadata", {}).get("tags", []), (
             f"{path.name} code cell {i}: skipped cells hide failures"
         )
+
+
+CHAPTERS = [p for p in NOTEBOOKS if p.name != "00_setup.ipynb"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_objectives_summary_and_checked_exercises(path: Path) -> None:
+    nb = _load(path)
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = [("".join(c["source"]), c) for c in _code_cells(nb)]
+    assert re.search(r"(?i)learning objectives", markdown), f"{path.name}: no learning objectives"
+    assert re.search(r"(?m)^## Summary", markdown), f"{path.name}: no '## Summary' section"
+    exercises = re.findall(r"(?m)^:::+\{exercise\}", markdown)
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises, at least 3 expected"
+    checks = [(src, cell) for src, cell in code if re.search(r"(?m)^check_\w+\(\w+\)\s*$", src)]
+    assert len(checks) >= 2, f"{path.name}: {len(checks)} graded coding exercises, at least 2 expected"
+    for src, cell in checks:
+        shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in cell["outputs"])
+        # The stored verdict is the honest one for the unsolved stub (see book/intro.md).
+        assert "not implemented yet" in shown, f"{path.name}: check cell {src.strip()!r} stores {shown[:80]!r}"
+    solutions = re.findall(r"(?m)^:::+\{solution\}", markdown)
+    assert len(solutions) >= len(exercises), f"{path.name}: {len(exercises)} exercises but {len(solutions)} solutions"

@@ -6,12 +6,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from companion.exercises._common import copies, generator, normal
+from companion.exercises._common import copies, generator, normal, sigmoid
 from companion.exercises.feedback import Feedback
-from companion.exercises.runner import Array, Case, Exercise, Problem, Variant, run
-from companion.exercises.solutions import linear_recurrence_scan, time_major_to_batch_first
+from companion.exercises.runner import Array, Case, Exercise, Problem, Tuple, Variant, run
+from companion.exercises.solutions import linear_recurrence_scan, min_gru_coefficients, time_major_to_batch_first
 
-__all__ = ["check_time_major_to_batch_first", "check_linear_recurrence_scan"]
+__all__ = ["check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"]
 
 
 def _layout_hint(case: Case, got: Any, problem: Problem) -> str | None:
@@ -125,6 +125,59 @@ def check_linear_recurrence_scan(learner_fn: Callable) -> Feedback:
             ),
             Variant("the decays a_t are missing: h_t = a_t * h_{t-1} + b_t, not a running sum of b.", var("no_a")),
             Variant("off by one: step t adds b_t, not b_{t-1}.", var("b_prev")),
+        ),
+    )
+    return run(ex, learner_fn, cases)
+
+
+# -- minGRU as a linear recurrence ---------------------------------------------------------
+
+
+def _min_gru_variant(c: Case, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    x, Wz, bz, Wh, bh = (c.raw[k] for k in ("x", "Wz", "bz", "Wh", "bh"))
+    z, h_tilde = sigmoid(x @ Wz + bz), x @ Wh + bh
+    if kind == "swapped":  # a = z, b = (1 - z) h~: the roles of keeping and writing exchanged
+        return z, (1.0 - z) * h_tilde
+    if kind == "tanh":  # the GRU's tanh candidate, which the minGRU drops
+        return 1.0 - z, z * np.tanh(h_tilde)
+    if kind == "no_gate_on_b":
+        return 1.0 - z, h_tilde
+    raise ValueError(kind)
+
+
+def check_min_gru_coefficients(learner_fn: Callable) -> Feedback:
+    """Check ``min_gru_coefficients(x, Wz, bz, Wh, bh) -> (a, b)`` with ``a = 1 - z``, ``b = z * h~``.
+
+    x (N, T, D), Wz and Wh (D, H), bz and bh (H,) -> a, b (N, T, H).
+    """
+    rng = generator("min_gru_coefficients")
+    specs = [(2, 5, 3, 4), (1, 1, 2, 3), (3, 4, 4, 2), (2, 6, 1, 5)]
+    cases = []
+    for N, T, D, H in specs:
+        raw = {"x": normal(rng, N, T, D), "Wz": normal(rng, D, H), "bz": normal(rng, H),
+               "Wh": normal(rng, D, H), "bh": normal(rng, H)}
+        args = copies(*raw.values())
+        cases.append(
+            Case(
+                args=args,
+                expected=min_gru_coefficients(*copies(*raw.values())),
+                label=f"N={N}, T={T}, D={D}, H={H}",
+                dims={"N": N, "T": T, "D": D, "H": H},
+                raw={k: v.copy() for k, v in raw.items()},
+            )
+        )
+    ex = Exercise(
+        name="min_gru_coefficients",
+        signature="min_gru_coefficients(x, Wz, bz, Wh, bh)",
+        returns=Tuple(Array("a", axes="N T H"), Array("b", axes="N T H")),
+        variants=(
+            Variant(
+                "a and b have the gate's roles exchanged: a_t = 1 - z_t keeps the old state, b_t = z_t * h~_t "
+                "writes the new candidate.",
+                lambda c: _min_gru_variant(c, "swapped"),
+            ),
+            Variant("the minGRU candidate has no tanh: h~_t = x_t Wh + bh.", lambda c: _min_gru_variant(c, "tanh")),
+            Variant("b_t must be gated too: b_t = z_t * h~_t, not h~_t.", lambda c: _min_gru_variant(c, "no_gate_on_b")),
         ),
     )
     return run(ex, learner_fn, cases)

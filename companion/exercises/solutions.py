@@ -12,8 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 from companion._checks import check_array, check_int_array, check_shapes
+from companion.numpy.activations import sigmoid
 
-__all__ = ["time_major_to_batch_first", "linear_recurrence_scan", "beam_search", "bag_of_words"]
+__all__ = ["time_major_to_batch_first", "min_gru_coefficients", "linear_recurrence_scan", "beam_search", "bag_of_words"]
 
 
 def time_major_to_batch_first(x: np.ndarray) -> np.ndarray:
@@ -35,6 +36,32 @@ def time_major_to_batch_first(x: np.ndarray) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.ndim < 2:
         raise ValueError(f"x must be an ndarray with at least 2 axes (T, N, ...), got {getattr(x, 'shape', type(x))}")
     return np.swapaxes(x, 0, 1)
+
+
+def min_gru_coefficients(
+    x: np.ndarray, Wz: np.ndarray, bz: np.ndarray, Wh: np.ndarray, bh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The minGRU written as a linear recurrence ``h_t = a_t * h_{t-1} + b_t``.
+
+    ``z_t = sigmoid(x_t Wz + bz)`` and ``h~_t = x_t Wh + bh`` depend on ``x_t`` only, so
+    ``h_t = (1 - z_t) * h_{t-1} + z_t * h~_t`` has ``a_t = 1 - z_t`` and ``b_t = z_t * h~_t``,
+    computed for every step at once (Feng et al. 2024).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, T, D)
+    Wz, Wh : ndarray, shape (D, H)
+    bz, bh : ndarray, shape (H,)
+
+    Returns
+    -------
+    a, b : ndarray, shape (N, T, H)
+    """
+    for name, arr in (("x", x), ("Wz", Wz), ("bz", bz), ("Wh", Wh), ("bh", bh)):
+        check_array(name, arr)
+    check_shapes(x=(x, "N T D"), Wz=(Wz, "D H"), bz=(bz, "H"), Wh=(Wh, "D H"), bh=(bh, "H"))
+    z = sigmoid(x @ Wz + bz)
+    return 1.0 - z, z * (x @ Wh + bh)
 
 
 def linear_recurrence_scan(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> np.ndarray:
