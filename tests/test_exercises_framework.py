@@ -173,7 +173,7 @@ def test_the_fixed_list_of_checkers() -> None:
         "check_lstm_step_forward", "check_lstm_step_backward", "check_gru_step_forward",
         "check_softmax_with_temperature", "check_sample_next", "check_last_hidden", "check_classifier_forward",
         "check_sliding_windows", "check_seasonal_naive", "check_beam_search", "check_bag_of_words",
-        "check_time_major_to_batch_first", "check_linear_recurrence_scan",
+        "check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan",
     ]
 
 
