@@ -16,6 +16,7 @@ from companion.data.timeseries import (
     mape,
     naive_forecast,
     rmse,
+    seasonal_naive_drift_forecast,
     seasonal_naive_forecast,
     sliding_windows,
     smape,
@@ -144,6 +145,32 @@ def test_seasonal_naive_is_exact_on_a_periodic_series():
     y = np.sin(2 * np.pi * t / 12)
     X, Y = sliding_windows(y, window=24, horizon=12)
     assert mae(Y, seasonal_naive_forecast(X, 12, 12)) < 1e-12
+
+
+def test_seasonal_naive_drift_is_exact_on_a_linear_trend_plus_season():
+    # y = trend + periodic: the latest seasonal growth is exactly m * slope, so the forecast is exact,
+    # also beyond one season (k = 2 seasons back, raised by twice the growth).
+    t = np.arange(120.0)
+    y = 0.3 * t + np.sin(2 * np.pi * t / 12)
+    X, Y = sliding_windows(y, window=13, horizon=20)
+    assert np.max(np.abs(Y - seasonal_naive_drift_forecast(X, 12, 20))) < 1e-9
+    assert mae(Y, seasonal_naive_forecast(X, 12, 20)) > 3.0  # without the growth it lags a season behind
+
+
+def test_seasonal_naive_drift_values_layouts_and_errors():
+    x = np.array([0.0, 10.0, 1.0, 11.0, 2.0])  # growth over the last season (m = 2): 2 - 1 = 1
+    np.testing.assert_array_equal(seasonal_naive_drift_forecast(x, season=2, horizon=3), [12.0, 3.0, 13.0])
+    Xb = np.stack([x, 2 * x])[:, :, None]  # (N=2, W=5, F=1)
+    out = seasonal_naive_drift_forecast(Xb, season=2, horizon=1)
+    assert out.shape == (2, 1, 1)
+    np.testing.assert_array_equal(out[:, 0, 0], [12.0, 24.0])
+    assert seasonal_naive_drift_forecast(x[:, None], season=2, horizon=2).shape == (2, 1)
+    with pytest.raises(ValueError, match="season \\+ 1"):
+        seasonal_naive_drift_forecast(np.arange(12.0), season=12)
+    with pytest.raises(ValueError, match="horizon"):
+        seasonal_naive_drift_forecast(np.arange(13.0), season=12, horizon=0)
+    with pytest.raises(ValueError):
+        seasonal_naive_drift_forecast(np.array([0.0, np.nan, 1.0]), season=1)
 
 
 def test_metrics_known_values():

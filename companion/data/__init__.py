@@ -68,6 +68,7 @@ from companion.data.timeseries import (
     mape,
     naive_forecast,
     rmse,
+    seasonal_naive_drift_forecast,
     seasonal_naive_forecast,
     sliding_windows,
     smape,
@@ -91,7 +92,7 @@ __all__ = [
     "split_contiguous", "split_points", "stratified_split",
     # time series
     "sliding_windows", "chronological_split", "chronological_windows", "StandardScaler", "MinMaxScaler",
-    "naive_forecast", "seasonal_naive_forecast", "mae", "rmse", "mape", "smape",
+    "naive_forecast", "seasonal_naive_forecast", "seasonal_naive_drift_forecast", "mae", "rmse", "mape", "smape",
     # download
     "fetch", "sha256_file", "default_cache_dir", "DatasetUnavailableError", "ChecksumMismatchError",
     # datasets

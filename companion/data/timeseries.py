@@ -34,6 +34,7 @@ __all__ = [
     "MinMaxScaler",
     "naive_forecast",
     "seasonal_naive_forecast",
+    "seasonal_naive_drift_forecast",
     "mae",
     "rmse",
     "mape",
@@ -335,6 +336,43 @@ def seasonal_naive_forecast(X: Any, season: int, horizon: int = 1) -> np.ndarray
         raise ValueError(f"the window has {W} steps, fewer than one season ({m}): nothing to repeat")
     idx = W - m + (np.arange(H) % m)
     return _restore(x[:, idx, :], nd)
+
+
+def seasonal_naive_drift_forecast(X: Any, season: int, horizon: int = 1) -> np.ndarray:
+    """Seasonal naive plus the latest seasonal growth: ``ŷ_{W+h} = x_{W+h-m*k} + k (x_W - x_{W-m})``.
+
+    With ``k = ceil(h/m)``, the forecast repeats the value ``k`` whole seasons
+    earlier (as :func:`seasonal_naive_forecast`) and raises it by ``k`` times
+    the change over the most recent season, ``x_W - x_{W-m}`` (1-based, ``x_W``
+    the last observed value).  For monthly data with ``m = 12`` and ``h <= 12``
+    this is "the same month last year, plus the growth of the last twelve
+    months" -- a parameter-free baseline for a series with a trend and a cycle.
+
+    Parameters
+    ----------
+    X : (N, W, F), (W, F) or (W,) history windows, with ``W >= season + 1``
+        (the growth needs the value one season before the last one).
+    season : int
+        Season length ``m``.
+    horizon : int
+
+    Returns
+    -------
+    Forecasts with the layout of ``X`` and ``W`` replaced by ``H``.
+
+    Examples
+    --------
+    >>> seasonal_naive_drift_forecast(np.array([0.0, 10.0, 1.0, 11.0, 2.0]), season=2, horizon=3)
+    array([12.,  3., 13.])
+    """
+    m, H = _check_count("season", season), _check_count("horizon", horizon)
+    x, nd = _history_3d(X)
+    W = x.shape[1]
+    if W < m + 1:
+        raise ValueError(f"the window has {W} steps; the seasonal growth x_W - x_(W-m) needs at least season + 1 = {m + 1}")
+    k = (np.arange(H) // m + 1)[None, :, None]          # (1, H, 1): whole seasons back, ceil(h/m)
+    growth = x[:, -1:, :] - x[:, -1 - m: -m, :]          # (N, 1, F): change over the latest season
+    return _restore(x[:, W - m + (np.arange(H) % m), :] + k * growth, nd)
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
