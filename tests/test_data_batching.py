@@ -10,7 +10,9 @@ from companion.data.batching import (
     SequenceDataset,
     lm_random_windows,
     lm_stream_batches,
+    make_classification_loader,
     pad_sequences,
+    seq2seq_tensors,
     split_contiguous,
     split_points,
     stratified_split,
@@ -143,3 +145,112 @@ def test_stratified_split_keeps_duplicate_groups_together():
     seen = [{texts[i] for i in p} for p in parts]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
     assert sum(len(p) for p in parts) == 90
+
+
+def test_make_classification_loader_pads_and_is_seeded():
+    torch = pytest.importorskip("torch")
+    seqs = [[1, 2], [3, 4, 5, 6], [7], [8, 9, 10]]
+    labels = np.array([0, 1, 1, 0])
+    x, lengths, y = next(iter(make_classification_loader(seqs, labels, batch_size=4)))
+    assert x.tolist() == [[1, 2, 0, 0], [3, 4, 5, 6], [7, 0, 0, 0], [8, 9, 10, 0]]
+    assert lengths.tolist() == [2, 4, 1, 3] and y.tolist() == [0, 1, 1, 0]
+    assert x.dtype == lengths.dtype == y.dtype == torch.int64
+    x9, _, _ = next(iter(make_classification_loader(seqs, labels, batch_size=4, pad_id=9)))
+    assert x9[2].tolist() == [7, 9, 9, 9]
+
+    def epochs(loader, n=3):
+        return [[yb.tolist() for _, _, yb in loader] for _ in range(n)]
+
+    many = [[i] for i in range(1, 41)]
+    ids = np.arange(40)
+    a = epochs(make_classification_loader(many, ids, 8, shuffle=True, seed=0))
+    b = epochs(make_classification_loader(many, ids, 8, shuffle=True, seed=0))
+    assert a == b  # same seed, same order on every run
+    assert a[0] != a[1]  # a new permutation each epoch
+    assert sorted(sum(a[0], [])) == list(range(40))  # every example once per epoch
+    assert a != epochs(make_classification_loader(many, ids, 8, shuffle=True, seed=1))
+    assert sum(epochs(make_classification_loader(many, ids, 8), 1)[0], []) == list(range(40))
+
+
+def test_make_classification_loader_matches_hand_built_dataloader():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 20, size=rng.integers(1, 9)) for _ in range(70)]
+    labels = rng.integers(0, 3, size=70)
+    by_hand = DataLoader(SequenceDataset(seqs, labels), batch_size=16, shuffle=True, collate_fn=PadCollate(pad_id=0),
+                         generator=torch.Generator().manual_seed(0))
+    ours = make_classification_loader(seqs, labels, 16, shuffle=True)
+    for _ in range(2):
+        for ref, got in zip(by_hand, ours, strict=True):
+            assert all(torch.equal(r, g) for r, g in zip(ref, got))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sequences": [], "labels": []}, ValueError, "empty"),
+        ({"labels": [0]}, ValueError, "2 sequences but 1 labels"),
+        ({"labels": [0.5, 1.0]}, TypeError, "integer classes"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"shuffle": "yes"}, TypeError, "shuffle"),
+        ({"pad_id": -1}, ValueError, "pad_id"),
+        ({"seed": 1.5}, ValueError, "seed"),
+    ],
+)
+def test_make_classification_loader_rejects_bad_input(kwargs, error, match):
+    pytest.importorskip("torch")
+    args = {"sequences": [[1, 2], [3]], "labels": [0, 1], "batch_size": 2} | kwargs
+    with pytest.raises(error, match=match):
+        make_classification_loader(**args)
+
+
+def _number_vocabs():
+    from companion.data.vocab import Vocab
+
+    pairs = [("twelve", "12"), ("three hundred five", "305"), ("seven", "7")]
+    return pairs, Vocab.from_texts([s for s, _ in pairs], level="word"), Vocab.from_texts([t for _, t in pairs], level="char")
+
+
+def test_seq2seq_tensors_shift_targets_for_teacher_forcing():
+    torch = pytest.importorskip("torch")
+    from companion.data.vocab import BOS_ID, EOS_ID, PAD_ID
+
+    pairs, src_vocab, tgt_vocab = _number_vocabs()
+    out = seq2seq_tensors(pairs, src_vocab, tgt_vocab)
+    assert set(out) == {"src", "src_len", "tgt_in", "tgt_out"}
+    assert all(v.dtype == torch.int64 for v in out.values())
+    assert tuple(out["src"].shape) == (3, 3) and out["src_len"].tolist() == [1, 3, 1]
+    assert out["src"][1].tolist() == src_vocab.encode("three hundred five").tolist()
+    assert out["src"][0, 1:].tolist() == [PAD_ID, PAD_ID]
+    assert tuple(out["tgt_in"].shape) == tuple(out["tgt_out"].shape) == (3, 4)  # 1 + longest target (3 chars)
+    y = tgt_vocab.encode("305").tolist()
+    assert out["tgt_in"][1].tolist() == [BOS_ID] + y
+    assert out["tgt_out"][1].tolist() == y + [EOS_ID]
+    assert out["tgt_in"][2].tolist() == [BOS_ID, tgt_vocab.encode("7")[0], PAD_ID, PAD_ID]
+    assert out["tgt_out"][2].tolist() == [tgt_vocab.encode("7")[0], EOS_ID, PAD_ID, PAD_ID]
+    # teacher forcing: the input at t + 1 is the target at t, wherever the target is a real token
+    real = out["tgt_out"][:, :-1] != PAD_ID
+    shifted_ok = (out["tgt_in"][:, 1:] == out["tgt_out"][:, :-1]) | ~real | (out["tgt_out"][:, :-1] == EOS_ID)
+    assert bool(shifted_ok.all())
+
+
+def test_seq2seq_tensors_rejects_bad_input():
+    pytest.importorskip("torch")
+    from companion.data.vocab import Vocab
+
+    pairs, src_vocab, tgt_vocab = _number_vocabs()
+    with pytest.raises(ValueError, match="non-empty"):
+        seq2seq_tensors([], src_vocab, tgt_vocab)
+    with pytest.raises(TypeError, match=r"pairs\[1\]"):
+        seq2seq_tensors([("twelve", "12"), ("twelve",)], src_vocab, tgt_vocab)
+    with pytest.raises(TypeError, match="strings"):
+        seq2seq_tensors([("twelve", 12)], src_vocab, tgt_vocab)
+    with pytest.raises(ValueError, match="target of pairs\\[0\\] has no tokens"):
+        seq2seq_tensors([("twelve", "")], src_vocab, tgt_vocab)
+    with pytest.raises(TypeError, match="Vocab"):
+        seq2seq_tensors(pairs, {"twelve": 4}, tgt_vocab)
+    plain = Vocab.from_texts(["12"], level="char", specials=False)
+    with pytest.raises(ValueError, match="specials=True"):
+        seq2seq_tensors([("twelve", "12")], src_vocab, plain)

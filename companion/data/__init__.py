@@ -13,7 +13,9 @@ from companion.data.batching import (
     SequenceDataset,
     lm_random_windows,
     lm_stream_batches,
+    make_classification_loader,
     pad_sequences,
+    seq2seq_tensors,
     split_contiguous,
     split_points,
     stratified_split,
@@ -89,6 +91,7 @@ __all__ = [
     "Vocab", "tokenize_chars", "tokenize_words", "SPECIAL_TOKENS", "PAD_ID", "UNK_ID", "BOS_ID", "EOS_ID",
     # batching
     "lm_stream_batches", "lm_random_windows", "pad_sequences", "PadCollate", "SequenceDataset",
+    "make_classification_loader", "seq2seq_tensors",
     "split_contiguous", "split_points", "stratified_split",
     # time series
     "sliding_windows", "chronological_split", "chronological_windows", "StandardScaler", "MinMaxScaler",

@@ -17,11 +17,17 @@ the true lengths travel with them so that padding never reaches the loss.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from companion.reproducibility import default_rng
+
+if TYPE_CHECKING:  # torch is imported lazily: the NumPy half of the course does not need it
+    import torch
+    from torch.utils.data import DataLoader
+
+    from companion.data.vocab import Vocab
 
 __all__ = [
     "lm_stream_batches",
@@ -29,6 +35,8 @@ __all__ = [
     "pad_sequences",
     "PadCollate",
     "SequenceDataset",
+    "make_classification_loader",
+    "seq2seq_tensors",
     "split_contiguous",
     "split_points",
     "stratified_split",
@@ -265,6 +273,124 @@ class PadCollate:
 
     def __repr__(self) -> str:
         return f"PadCollate(pad_id={self.pad_id}, max_len={self.max_len}, sort_by_length={self.sort_by_length})"
+
+
+def make_classification_loader(
+    sequences: Sequence[Sequence[int]] | Sequence[np.ndarray],
+    labels: Sequence[int] | np.ndarray,
+    batch_size: int,
+    shuffle: bool = False,
+    pad_id: int = 0,
+    seed: int = 0,
+) -> DataLoader:
+    """A ``DataLoader`` of padded ``(x, lengths, y)`` batches for sequence classification.
+
+    It wraps :class:`SequenceDataset` and :class:`PadCollate`.  The loader owns a
+    ``torch.Generator`` seeded with ``seed``, so with ``shuffle=True`` the order
+    of the examples is the same on every run (and each pass over the loader
+    draws a new permutation from that generator, one per epoch).
+
+    Parameters
+    ----------
+    sequences : list of N int sequences
+        Token ids of each example (lengths may differ; each needs >= 1 token).
+    labels : (N,) int
+        Class of each example.
+    batch_size : int
+        ``B``, examples per batch (the last batch may be smaller).
+    shuffle : bool
+        Draw a new random order for each epoch (training) or keep the given order.
+    pad_id : int
+        Filler id written after the end of shorter sequences.
+    seed : int
+        Seed of the loader's own ``torch.Generator`` (used only when shuffling).
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        Yields ``x`` ``(B, T)`` int64 padded ids, ``lengths`` ``(B,)`` int64 and
+        ``y`` ``(B,)`` int64 labels, with ``T`` the longest sequence of the batch.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty: a loader needs at least one example")
+    if len(sequences) != len(labels):
+        raise ValueError(f"got {len(sequences)} sequences but {len(labels)} labels")
+    y = np.asarray(labels)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be a 1-D sequence of integer classes, got dtype {y.dtype} and shape {y.shape}")
+    batch_size = _check_count("batch_size", batch_size)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
+    for name, value in (("pad_id", pad_id), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return DataLoader(
+        SequenceDataset(sequences, y),
+        batch_size=batch_size,
+        shuffle=bool(shuffle),
+        collate_fn=PadCollate(pad_id=int(pad_id)),
+        # Always a private generator, even without shuffling: each iterator draws its base seed from it,
+        # and without one the DataLoader would draw from (and so advance) the global torch RNG.
+        generator=torch.Generator().manual_seed(int(seed)),
+    )
+
+
+def seq2seq_tensors(
+    pairs: Sequence[tuple[str, str]],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+) -> dict[str, torch.Tensor]:
+    """Encode (source, target) string pairs into padded tensors for teacher forcing.
+
+    For a target ``y_1 .. y_L`` the decoder reads ``<bos> y_1 .. y_L`` and must
+    predict ``y_1 .. y_L <eos>``: the input is the output shifted right by one
+    step, so at step ``t`` the decoder sees the *true* previous token ``y_{t-1}``
+    (teacher forcing) and is scored on ``y_t``.  Both rows have ``L + 1`` real
+    tokens; the rest is ``<pad>``, which the loss ignores.
+
+    Parameters
+    ----------
+    pairs : list of N (source, target) strings
+        Each side is tokenised by its vocabulary (:meth:`Vocab.encode`) and must
+        give at least one token.
+    src_vocab, tgt_vocab : Vocab
+        Vocabularies built with the special tokens (``<pad>``, ``<bos>``, ``<eos>``).
+
+    Returns
+    -------
+    dict of torch.Tensor (all int64)
+        ``"src"`` ``(N, S)`` source ids padded with ``src_vocab.pad_id``;
+        ``"src_len"`` ``(N,)`` source lengths;
+        ``"tgt_in"`` ``(N, T)`` ``<bos>`` followed by the target ids;
+        ``"tgt_out"`` ``(N, T)`` the target ids followed by ``<eos>``;
+        ``T = 1 + max target length``, padding with ``tgt_vocab.pad_id``.
+    """
+    import torch
+
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not hasattr(vocab, "encode") or not hasattr(vocab, "pad_id"):
+            raise TypeError(f"{name} must be a companion.data.Vocab, got {type(vocab).__name__}")
+        if vocab.pad_id is None or vocab.bos_id is None or vocab.eos_id is None:
+            raise ValueError(f"{name} has no special tokens; build it with specials=True (<pad>, <bos>, <eos> needed)")
+    if isinstance(pairs, (str, bytes)) or len(pairs) == 0:
+        raise ValueError("pairs must be a non-empty list of (source, target) string pairs")
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(s, str) for s in pair):
+            raise TypeError(f"pairs[{i}] must be a (source, target) pair of strings, got {pair!r}")
+    src_ids = [src_vocab.encode(s) for s, _ in pairs]
+    tgt = [tgt_vocab.encode(t) for _, t in pairs]
+    for side, encoded in (("source", src_ids), ("target", tgt)):
+        for i, ids in enumerate(encoded):
+            if ids.size == 0:
+                raise ValueError(f"the {side} of pairs[{i}] has no tokens: {pairs[i]!r}")
+    src, src_len = pad_sequences(src_ids, pad_id=src_vocab.pad_id)
+    tgt_in, _ = pad_sequences([np.r_[tgt_vocab.bos_id, y] for y in tgt], pad_id=tgt_vocab.pad_id)   # shifted right
+    tgt_out, _ = pad_sequences([np.r_[y, tgt_vocab.eos_id] for y in tgt], pad_id=tgt_vocab.pad_id)  # what to predict
+    return {"src": torch.from_numpy(src), "src_len": torch.from_numpy(src_len),
+            "tgt_in": torch.from_numpy(tgt_in), "tgt_out": torch.from_numpy(tgt_out)}
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:

@@ -4,13 +4,15 @@
 - :mod:`~companion.torch.recurrent`: multi-layer, bidirectional ``RNN``, ``LSTM``, ``GRU``
   (drop-in replacements for the :mod:`torch.nn` layers, same ``state_dict``).
 - :mod:`~companion.torch.models`: language model, classifier, forecasters, seq2seq.
-- :mod:`~companion.torch.decoding`: greedy and beam search over any step function.
+- :mod:`~companion.torch.decoding`: greedy and beam search over any step function, ``decode_until_eos``.
+- :mod:`~companion.torch.metrics`: ``exact_match`` of decoded outputs.
 - :mod:`~companion.torch.sampling`: temperature / top-k sampling of text.
 - :mod:`~companion.torch.trainer`: ``fit`` with clipping, truncated BPTT, early stopping, checkpoints.
 """
 
 from companion.torch.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
-from companion.torch.decoding import Hypothesis, beam_search, greedy_search
+from companion.torch.decoding import Hypothesis, beam_search, decode_until_eos, greedy_search
+from companion.torch.metrics import exact_match
 from companion.torch.models import (
     ManyToManyForecaster,
     ManyToOneForecaster,
@@ -53,6 +55,8 @@ __all__ = [
     "Hypothesis",
     "greedy_search",
     "beam_search",
+    "decode_until_eos",
+    "exact_match",
     "sample_next",
     "sample_ids",
     "sample_text",

@@ -21,13 +21,18 @@ log-probability per token.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import torch
 
 from companion.torch._validate import check_count
 
-__all__ = ["Hypothesis", "greedy_search", "beam_search", "select_state"]
+if TYPE_CHECKING:
+    from companion.data.vocab import Vocab
+
+__all__ = ["Hypothesis", "greedy_search", "beam_search", "select_state", "decode_until_eos"]
 
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 
@@ -201,3 +206,44 @@ def beam_search(
         finished.append(Hypothesis(seq, s, _normalize(s, len(seq), length_penalty), False))
     finished.sort(key=lambda h: (h.finished, h.normalized_score), reverse=True)  # complete sentences first
     return finished[:beam_width]
+
+
+def decode_until_eos(tokens: Sequence[int] | np.ndarray | torch.Tensor, vocab: Vocab) -> str:
+    """Turn emitted token ids into text, stopping at the first ``<eos>``.
+
+    A decoder keeps writing after it has emitted ``<eos>`` (a batched greedy
+    decode runs every row for ``max_len`` steps), so everything from the first
+    ``<eos>`` on is cut; ``<pad>`` ids left in the prefix are dropped.  Other
+    special tokens (``<bos>``, ``<unk>``) are kept, so a model that emits them is
+    visibly wrong rather than silently forgiven.
+
+    Parameters
+    ----------
+    tokens : (L,) int ids
+        One decoded row (a list, a NumPy array or a 1-D tensor), ``<eos>``
+        included or not; ``L`` may be 0.
+    vocab : Vocab
+        The target vocabulary, built with the special tokens.
+
+    Returns
+    -------
+    str
+        ``vocab.decode`` of the ids before the first ``<eos>``, without ``<pad>``.
+    """
+    if not hasattr(vocab, "decode") or not hasattr(vocab, "eos_id"):
+        raise TypeError(f"vocab must be a companion.data.Vocab, got {type(vocab).__name__}")
+    if vocab.eos_id is None:
+        raise ValueError("vocab has no special tokens, so there is no <eos> to stop at (build it with specials=True)")
+    if isinstance(tokens, torch.Tensor):
+        if tokens.dim() != 1:
+            raise ValueError(f"tokens must be one 1-D row of ids, got shape {tuple(tokens.shape)}")
+        tokens = tokens.tolist()
+    arr = np.asarray(tokens)
+    if arr.ndim != 1:
+        raise ValueError(f"tokens must be one 1-D row of ids, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"tokens must be integer ids, got dtype {arr.dtype}")
+    ids = [int(t) for t in arr.tolist()]
+    if vocab.eos_id in ids:
+        ids = ids[: ids.index(vocab.eos_id)]
+    return vocab.decode([t for t in ids if t != vocab.pad_id])
