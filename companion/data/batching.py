@@ -354,7 +354,7 @@ def seq2seq_tensors(
     Parameters
     ----------
     pairs : list of N (source, target) strings
-        Each side is tokenised by its vocabulary (:meth:`Vocab.encode`) and must
+        Each side is tokenised by its vocabulary (:meth:`~companion.data.vocab.Vocab.encode`) and must
         give at least one token.
     src_vocab, tgt_vocab : Vocab
         Vocabularies built with the special tokens (``<pad>``, ``<bos>``, ``<eos>``).
