@@ -15,6 +15,7 @@ names, so trained weights move between them with ``load_state_dict``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -524,25 +525,9 @@ class Seq2Seq(nn.Module):
         -------
         list (length N) of lists of :class:`~companion.torch.decoding.Hypothesis`, best first.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            state, context = self.encode(src, src_lengths)
-            step = self._step_fn(context)
-            return [
-                beam_search(
-                    step,
-                    (state[:, n : n + 1], context[:, n : n + 1]),
-                    bos=self.bos_idx,
-                    eos=self.eos_idx,
-                    beam_width=beam_width,
-                    max_len=max_len,
-                    length_penalty=length_penalty,
-                )
-                for n in range(src.shape[0])
-            ]
-        finally:
-            self.train(was_training)
+        return self._search_each(
+            beam_search, src, src_lengths, beam_width=beam_width, max_len=max_len, length_penalty=length_penalty
+        )
 
     @torch.no_grad()
     def greedy_search(
@@ -550,19 +535,20 @@ class Seq2Seq(nn.Module):
     ) -> list[Hypothesis]:
         """Greedy decoding one sequence at a time, returning :class:`~companion.torch.decoding.Hypothesis`
         objects like :meth:`beam_search`."""
+        return self._search_each(greedy_search, src, src_lengths, max_len=max_len)
+
+    def _search_each(
+        self, search: Callable[..., Any], src: torch.Tensor, src_lengths: torch.Tensor | None, **options: Any
+    ) -> list[Any]:
+        """Encode the batch once, then run ``search`` (greedy or beam) on each source sequence in eval mode."""
         was_training = self.training
         self.eval()
         try:
             state, context = self.encode(src, src_lengths)
             step = self._step_fn(context)
             return [
-                greedy_search(
-                    step,
-                    (state[:, n : n + 1], context[:, n : n + 1]),
-                    bos=self.bos_idx,
-                    eos=self.eos_idx,
-                    max_len=max_len,
-                )
+                search(step, (state[:, n : n + 1], context[:, n : n + 1]), bos=self.bos_idx, eos=self.eos_idx,
+                       **options)
                 for n in range(src.shape[0])
             ]
         finally:
