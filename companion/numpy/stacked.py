@@ -117,7 +117,7 @@ def stacked_forward(
     specs = {"x": (x, "N T D")}
     specs.update({k: (params[k], s) for k, s in _layer_shapes(mode, num_layers, bidirectional, True, roles).items()})
     sizes = check_shapes(**specs)
-    N, T, D, H = sizes["N"], sizes["T"], sizes["D"], sizes["H"]
+    N, D, H = sizes["N"], sizes["D"], sizes["H"]
     dirs = 2 if bidirectional else 1
     LD = num_layers * dirs
 

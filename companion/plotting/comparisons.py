@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+
+from companion.plotting._axes import new_axes
 
 __all__ = ["plot_grouped_bars"]
 
@@ -59,8 +60,7 @@ def plot_grouped_bars(
     table = np.array([[float(values[g][s]) for s in series] for g in groups])  # (groups, series)
     if not np.all(np.isfinite(table)):
         raise ValueError("values must be finite numbers")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(groups) * max(len(series), 1) + 2.0), 3.6))
+    ax = new_axes(ax, (max(5.0, 1.1 * len(groups) * max(len(series), 1) + 2.0), 3.6))
     width = 0.8 / len(series)
     x = np.arange(len(groups))
     for j, s in enumerate(series):

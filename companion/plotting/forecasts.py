@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+
+from companion.plotting._axes import finish_axes, new_axes
 
 __all__ = ["plot_series_splits", "plot_forecasts", "plot_error_by_horizon"]
 
 _SPLIT_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
 _FORECAST_STYLES = ("-", "--", "-.", ":")
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 3.6)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _as_1d(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -66,7 +61,7 @@ def plot_series_splits(
         raise ValueError(f"cuts must be strictly increasing inside (0, {y.size}), got {list(cuts)}")
     if len(labels) != len(bounds) - 1:
         raise ValueError(f"{len(bounds) - 1} pieces need {len(bounds) - 1} labels, got {len(labels)}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (7.0, 3.6))
     for j, label in enumerate(labels):
         lo, hi = bounds[j], bounds[j + 1]
         # Start each piece at the previous piece's last point so the line is unbroken.
@@ -75,13 +70,7 @@ def plot_series_splits(
                 label=f"{label} ({hi - lo} steps)")
     for c in bounds[1:-1]:
         ax.axvline(t[c], color="grey", lw=0.8, linestyle=":")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9, frameon=False)
-    return ax
+    return finish_axes(ax, xlabel, ylabel, title, fontsize=9, frameon=False)
 
 
 def plot_forecasts(
@@ -118,7 +107,7 @@ def plot_forecasts(
         raise ValueError(f"time has {t.size} entries but actual has {y.size}")
     if not forecasts:
         raise ValueError("forecasts is empty: give at least one method to draw")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (7.0, 3.6))
     if context is not None:
         ct, cy = _as_1d("context time", context[0]), _as_1d("context values", context[1])
         if ct.shape != cy.shape:
@@ -130,13 +119,7 @@ def plot_forecasts(
         if f.shape != t.shape:
             raise ValueError(f"forecast {label!r} has {f.size} values but time has {t.size}")
         ax.plot(t, f, lw=1.3, linestyle=_FORECAST_STYLES[i % len(_FORECAST_STYLES)], label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9, frameon=False)
-    return ax
+    return finish_axes(ax, xlabel, ylabel, title, fontsize=9, frameon=False)
 
 
 def plot_error_by_horizon(
@@ -160,7 +143,7 @@ def plot_error_by_horizon(
     """
     if not errors:
         raise ValueError("errors is empty: give at least one method to draw")
-    ax = _new_axes(ax, figsize=(6.0, 3.6))
+    ax = new_axes(ax, (6.0, 3.6))
     H = None
     for i, (label, values) in enumerate(errors.items()):
         e = _as_1d(f"errors {label!r}", values)
@@ -169,11 +152,5 @@ def plot_error_by_horizon(
         H = e.size
         ax.plot(np.arange(1, e.size + 1), e, marker="o", ms=3.5, lw=1.4,
                 linestyle=_FORECAST_STYLES[i % len(_FORECAST_STYLES)], label=label)
-    ax.set_xlabel("lead time $h$ (steps ahead)")
-    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0.0)
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9, frameon=False)
-    return ax
+    return finish_axes(ax, "lead time $h$ (steps ahead)", ylabel, title, fontsize=9, frameon=False)

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 
 from companion._checks import check_array
+from companion.plotting._axes import new_axes
 
 __all__ = ["draw_lstm_cell", "plot_gate_heatmaps"]
 
@@ -74,8 +75,7 @@ def draw_lstm_cell(ax: Axes | None = None, *, title: str | None = "One LSTM step
     -------
     Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8.0, 4.8))
+    ax = new_axes(ax, (8.0, 4.8))
     ax.add_patch(FancyBboxPatch((0.3, 0.2), 9.4, 5.3, boxstyle="round,pad=0.1", fc="#f7f7f7", ec="grey", lw=1.0, zorder=0))
     y_c, y_gate, y_bus, y_h = 4.8, 2.3, 1.2, 0.7
     x_f, x_i, x_g, x_o = 1.9, 3.5, 5.0, 6.5

@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Circle, FancyArrowPatch
 
+from companion.plotting._axes import new_axes
+
 __all__ = ["draw_unrolled_graph", "plot_gradient_norms", "plot_eigenvalues", "plot_loss_cliff"]
 
 _FORWARD = "#222222"
@@ -63,8 +65,7 @@ def draw_unrolled_graph(steps: int = 3, ax: Axes | None = None, *, show_backward
     """
     if not 1 <= steps <= 8:
         raise ValueError(f"steps must be between 1 and 8, got {steps}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(2.3 * steps + 2.5, 5.2))
+    ax = new_axes(ax, (2.3 * steps + 2.5, 5.2))
     rows = {"x": 0.0, "h": 1.7, "o": 3.4, "L": 5.1}
     colors = {"x": "#d6eaf8", "h": "#fdebd0", "o": "#e8daef", "L": "#f9e79f"}
     _node(ax, (0.0, rows["h"]), "$h_0$", colors["h"])
@@ -114,8 +115,7 @@ def plot_gradient_norms(
     -------
     matplotlib Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax = new_axes(ax, (6.4, 4.2))
     cmap = plt.get_cmap("viridis")
     for i, (label, values) in enumerate(norms.items()):
         values = np.asarray(values, dtype=float)
@@ -145,8 +145,7 @@ def plot_eigenvalues(matrices: Mapping[str, np.ndarray], ax: Axes | None = None,
     -------
     matplotlib Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.0, 5.0))
+    ax = new_axes(ax, (5.0, 5.0))
     theta = np.linspace(0.0, 2.0 * np.pi, 400)
     ax.plot(np.cos(theta), np.sin(theta), color="black", lw=1.5, label="unit circle $|\\lambda| = 1$")
     markers = ["o", "s", "^", "D", "v", "P"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+
+from companion.plotting._axes import new_axes
 
 __all__ = ["plot_next_token_distributions", "display_token"]
 
@@ -68,8 +69,7 @@ def plot_next_token_distributions(
     order = np.argsort(-P[0], kind="stable")[:top]
     shown = np.concatenate([P[:, order], 1.0 - P[:, order].sum(axis=1, keepdims=True)], axis=1)  # (K, top+1)
     labels = [display_token(tokens[i]) for i in order] + ["other"]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 3.6))
+    ax = new_axes(ax, (7.5, 3.6))
     K = len(table)
     width = 0.8 / K
     x = np.arange(top + 1)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
+
+from companion.plotting._axes import new_axes
 
 __all__ = ["draw_scan_rounds"]
 
@@ -43,8 +44,7 @@ def draw_scan_rounds(T: int = 8, ax: Axes | None = None, *, title: str | None = 
     if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 16:
         raise ValueError(f"T must be an integer from 1 to 16, got {T!r}")
     rounds = math.ceil(math.log2(T)) if T > 1 else 0
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.0 + 0.95 * T, 1.2 + 1.25 * rounds))
+    ax = new_axes(ax, (1.0 + 0.95 * T, 1.2 + 1.25 * rounds))
     w, h = 0.78, 0.46
     for k in range(rounds + 1):
         y = -1.25 * k

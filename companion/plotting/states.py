@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
 from companion._checks import check_array
 from companion.numpy.activations import ACTIVATIONS
+from companion.plotting._axes import new_axes
 
 __all__ = ["plot_activations", "plot_state_trajectories", "plot_state_norms", "plot_state_histograms"]
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 3.4)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_activations(
@@ -58,7 +52,7 @@ def plot_activations(
     unknown = [n for n in names if n not in ACTIVATIONS]
     if unknown or not names:
         raise ValueError(f"names must be a non-empty subset of {sorted(ACTIVATIONS)}, got {list(names)}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (5.0, 3.4))
     a = np.linspace(*x_range, 401)
     for name in names:
         f, f_prime = ACTIVATIONS[name]
@@ -110,7 +104,7 @@ def plot_state_trajectories(
     bad = [u for u in units if not 0 <= u < H]
     if bad or not units:
         raise ValueError(f"units must be a non-empty list of indices in [0, {H}), got {units}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (5.0, 3.4))
     t = np.arange(1, T + 1)
     for u in units:
         ax.plot(t, h[:, u], linewidth=1.2, label=f"h[{u}]")
@@ -156,7 +150,7 @@ def plot_state_norms(
     """
     if not norms:
         raise ValueError("norms must hold at least one run")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (5.0, 3.4))
     for label, n in norms.items():
         check_array(f"norms[{label!r}]", n)
         if n.ndim != 1:
@@ -206,7 +200,7 @@ def plot_state_histograms(
         raise ValueError("states must hold at least one run")
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (5.0, 3.4))
     edges = np.linspace(*value_range, bins + 1)
     for label, values in states.items():
         check_array(f"states[{label!r}]", values)

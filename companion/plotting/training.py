@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FormatStrFormatter
+
+from companion.plotting._axes import finish_axes, new_axes
 
 __all__ = ["plot_curves", "plot_perplexity"]
 
@@ -53,8 +54,7 @@ def plot_curves(
     -------
     matplotlib Axes
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax = new_axes(ax, (6.4, 4.0))
     for label, values in curves.items():
         values = np.asarray(values, dtype=float)
         xs = np.arange(1, len(values) + 1) if x is None else np.asarray(x, dtype=float)
@@ -77,13 +77,7 @@ def plot_curves(
             ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     if logx:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=9)
-    return ax
+    return finish_axes(ax, xlabel, ylabel, title, fontsize=9)
 
 
 def plot_perplexity(

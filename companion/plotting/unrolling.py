@@ -24,6 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.path import Path
 
+from companion.plotting._axes import new_axes
+
 __all__ = [
     "ROLE_COLORS",
     "IO_PATTERNS",
@@ -54,12 +56,6 @@ IO_PATTERNS: dict[str, tuple[str, str]] = {
 
 _BOX_W, _BOX_H = 0.62, 0.46
 _EDGE = "#333333"
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _node(ax: Axes, xy: tuple[float, float], label: str, role: str, *, fontsize: float = 12) -> FancyBboxPatch:
@@ -142,7 +138,7 @@ def draw_folded_rnn(ax: Axes | None = None, *, title: str | None = "folded: one 
     Axes
         The axes drawn on (nodes are ``FancyBboxPatch``, edges ``FancyArrowPatch``).
     """
-    ax = _new_axes(ax, (3.0, 4.0))
+    ax = new_axes(ax, (3.0, 4.0))
     x0 = 0.0
     _node(ax, (x0, 0.0), "$x_t$", "input")
     _node(ax, (x0, 1.2), "$h_t$", "hidden")
@@ -196,7 +192,7 @@ def draw_unrolled_rnn(
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    ax = _new_axes(ax, (1.6 * steps + 1.5, 3.6))
+    ax = new_axes(ax, (1.6 * steps + 1.5, 3.6))
     dx = 1.4
     for t in range(1, steps + 1):
         x = (t - 1) * dx + (dx if show_initial_state else 0.0)
@@ -302,7 +298,7 @@ def draw_io_pattern(kind: str, ax: Axes | None = None, *, steps: int | None = No
         has_out = [t >= n_enc for t in range(T)]
         roles = ["encoder" if t < n_enc else "decoder" for t in range(T)]
 
-    ax = _new_axes(ax, (1.2 * T + 0.6, 3.4))
+    ax = new_axes(ax, (1.2 * T + 0.6, 3.4))
     dx = 1.05
     for t in range(T):
         x = t * dx
