@@ -10,11 +10,16 @@ import json
 import re
 from pathlib import Path
 
+import importlib.util
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+_SPEC = importlib.util.spec_from_file_location("book_conftest", BOOK / "conftest.py")
+NBVAL_TOLERANCE = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(NBVAL_TOLERANCE)
 
 
 def _toc_files() -> set[str]:
@@ -72,7 +77,8 @@ def test_notebook_has_one_title_and_uses_the_python3_kernel(path: Path) -> None:
     nb = _load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3", f"{path.name}: kernel must be python3"
     first = nb["cells"][0]
-    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), (
+    # An optional MyST label line "(ch-name)=" may precede the title, for {numref} cross-references.
+    assert first["cell_type"] == "markdown" and re.match(r"(\([\w-]+\)=\n)?# ", "".join(first["source"])), (
         f"{path.name}: the first cell must be the markdown title"
     )
     titles = [c for c in nb["cells"] if c["cell_type"] == "markdown" and re.search(r"(?m)^# ", "".join(c["source"]))]
@@ -88,6 +94,17 @@ def test_ignored_outputs_still_assert_something(path: Path) -> None:
         assert "NBVAL_SKIP" not in src and "nbval-skip" not in cell.get("metadata", {}).get("tags", []), (
             f"{path.name} code cell {i}: skipped cells hide failures"
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_tolerances_are_capped_and_masks_are_asserted(path: Path) -> None:
+    """The opt-in comparison of book/conftest.py: rtol within its cap, masked values asserted by the cell."""
+    for i, cell in enumerate(_code_cells(_load(path))):
+        rtol, masks = NBVAL_TOLERANCE.cell_options(cell.get("metadata", {}))  # raises on a bad option
+        if masks:
+            assert re.search(r"\bassert\b", "".join(cell["source"])), (
+                f"{path.name} code cell {i}: masks {masks} but asserts nothing about the masked quantity"
+            )
 
 
 CHAPTERS = [p for p in NOTEBOOKS if p.name != "00_setup.ipynb"]

@@ -35,7 +35,7 @@ from companion.exercises.ch6 import (
     check_sliding_windows,
     check_softmax_with_temperature,
 )
-from companion.exercises.ch7 import (
+from companion.exercises.ch9 import (
     check_linear_recurrence_scan,
     check_min_gru_coefficients,
     check_time_major_to_batch_first,
@@ -59,7 +59,7 @@ CHECKERS = {
         "check_beam_search",
         "check_bag_of_words",
     ),
-    7: ("check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"),
+    9: ("check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"),
 }
 
 __all__ = ["Feedback", "CHECKERS", *(name for names in CHECKERS.values() for name in names)]

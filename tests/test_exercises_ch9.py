@@ -1,4 +1,4 @@
-"""Checkers of chapter 7 / appendix: time-major -> batch-first, linear recurrence in parallel; and their solutions."""
+"""Checkers of chapter 9 / appendix: time-major -> batch-first, linear recurrence in parallel; and their solutions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 7 (FAQ) and appendix exercises: tensor layouts and a linear recurrence computed in parallel."""
+"""Chapter 9 (FAQ) and appendix exercises: tensor layouts and a linear recurrence computed in parallel."""
 
 from __future__ import annotations
 
