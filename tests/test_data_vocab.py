@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -134,3 +135,20 @@ def test_char_round_trip_property(text):
     assert ids.shape == (len(text),)
     assert ids.min() >= 4  # every character of the training text is known
     assert v.decode(ids) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "encode takes a string or a list of string tokens, got NoneType"),
+        (b"ab", "got bytes"),
+        (42, "got int"),
+        ([1, 2], "tokens must be strings, got int 1"),
+        (["a", b"b"], "tokens must be strings, got bytes"),
+    ],
+)
+def test_encode_rejects_what_is_not_text(text, message):
+    vocab = Vocab(["a", "b"])
+    with pytest.raises(TypeError, match=re.escape(message)):
+        vocab.encode(text)
+    assert vocab.encode(np.array(["a", "b"])).tolist() == vocab.encode(["a", "b"]).tolist()

@@ -198,3 +198,13 @@ def test_chunked_bad_inputs(rng):
 
     with pytest.raises(ValueError, match=r"returned grads for \['Wh', 'Wx'\], expected \['Wh', 'Wx', 'b'\]"):
         chunked_bptt(x, h0, params, forgets_b, 3, y=G)
+
+
+def test_truncated_backward_refuses_a_cache_of_another_cell(rng):
+    from companion.numpy.lstm import lstm_forward
+
+    N, T, D, H = 2, 3, 2, 4
+    _, cache = lstm_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), rng.standard_normal((D, 4 * H)),
+                            rng.standard_normal((H, 4 * H)), np.zeros(4 * H))
+    with pytest.raises(TypeError, match="cache must be the RNNCache returned by rnn_forward, got LSTMCache"):
+        truncated_rnn_backward(np.zeros((N, T, H)), cache, 2)

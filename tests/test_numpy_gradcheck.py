@@ -54,3 +54,29 @@ def test_gradcheck_bad_inputs(rng):
         grad_check(lambda: 0.0, {"x": x}, {"y": x})
     with pytest.raises(ValueError, match=r"analytic\['x'\] has shape \(2,\), expected \(3,\)"):
         grad_check(lambda: 0.0, {"x": x}, {"x": x[:2]})
+
+
+def _lstm_problem(rng, wrong: bool = False):
+    from companion.numpy.lstm import lstm_backward, lstm_forward
+
+    N, T, D, H = 3, 5, 4, 6
+    inputs = {"x": rng.standard_normal((N, T, D)), "h0": rng.standard_normal((N, H)),
+              "Wx": 0.5 * rng.standard_normal((D, 4 * H)), "Wh": 0.5 * rng.standard_normal((H, 4 * H)),
+              "b": 0.5 * rng.standard_normal(4 * H)}
+    G = rng.standard_normal((N, T, H))
+
+    def loss() -> float:
+        return float(np.sum(G * lstm_forward(**inputs)[0]))
+
+    _, cache = lstm_forward(**inputs)
+    analytic = dict(zip(inputs, lstm_backward(G, cache)))
+    if wrong:
+        analytic["Wh"] = analytic["Wh"] * 1.001  # a 0.1 % mistake
+    return loss, inputs, analytic
+
+
+def test_the_defaults_keep_the_documented_threshold(rng):
+    """The module docstring: at the defaults, below ~1e-7 means right; correct gradients stay below 4e-9."""
+    errors = grad_check(*_lstm_problem(rng))
+    assert max(errors.values()) < 4e-9
+    assert grad_check(*_lstm_problem(np.random.default_rng(1234), wrong=True))["Wh"] > 1e-7

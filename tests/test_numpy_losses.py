@@ -253,3 +253,8 @@ def test_sigmoid_bce_bad_inputs(rng):
         sigmoid_binary_cross_entropy(z, np.array([0.0, 1.5, 1.0]))
     with pytest.raises(ValueError, match=r"targets axis 0 should be d0=3 to match logits \(d0=3\), got 2"):
         sigmoid_binary_cross_entropy(z, np.ones(2))
+
+
+def test_perplexity_of_a_diverged_model_is_inf():
+    assert perplexity(710.0) == math.inf
+    assert perplexity(709.0) == pytest.approx(math.exp(709.0))

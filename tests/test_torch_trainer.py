@@ -270,3 +270,32 @@ def test_numpy_batches_and_callback() -> None:
     assert seen == [1, 2, 3]
     assert history["batches"] == [3, 3, 3]
     assert abs(evaluate_lm(_lm(), batches)[0] - evaluate_lm(_lm(), _stream_batches(3))[0]) <= 1e-12
+
+
+class Confident(nn.Module):
+    """Logits so confident and so wrong that the mean NLL is about 2000 nats (exp overflows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(2000.0, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor, state=None):  # noqa: ANN001, ANN201
+        wrong = torch.nn.functional.one_hot((x + 3) % V, V).to(torch.float64)
+        return self.scale * wrong, None
+
+
+def test_a_diverged_model_has_infinite_perplexity_not_an_overflow_error() -> None:
+    batches = [(torch.arange(V).view(1, V), torch.arange(V).view(1, V))]
+    mean_nll, ppl = evaluate_lm(Confident(), batches)
+    assert mean_nll > 709 and ppl == math.inf
+
+
+def test_fit_reports_a_diverged_validation_loss_clearly() -> None:
+    class Exploding(Confident):
+        def forward(self, x, state=None):  # noqa: ANN001, ANN201
+            logits, _ = super().forward(x, state)
+            return logits * float("inf") if not self.training else logits * 1e-3, None
+
+    batches = [(torch.arange(V).view(1, V), torch.arange(V).view(1, V))]
+    with pytest.raises(FloatingPointError, match=r"validation loss became (inf|nan) at epoch 1: the model diverged"):
+        fit(Exploding(), batches, batches, epochs=2, lr=0.01, progress=False)

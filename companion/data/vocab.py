@@ -232,6 +232,10 @@ class Vocab:
 
     def token_to_id(self, token: str) -> int:
         """Id of one token; unknown tokens map to ``<unk>`` (KeyError without specials)."""
+        if not isinstance(token, str):  # an int or bytes would silently become <unk>
+            raise TypeError(
+                f"tokens must be strings, got {type(token).__name__} {token!r} (to turn ids into text use decode)"
+            )
         idx = self.stoi.get(token)
         if idx is not None:
             return idx
@@ -251,7 +255,12 @@ class Vocab:
         numpy.ndarray
             ``(L,)`` int64 ids, with ``<bos>``/``<eos>`` added if asked.
         """
-        tokens = self.tokenize(text) if isinstance(text, str) else list(text)
+        if isinstance(text, str):
+            tokens = self.tokenize(text)
+        elif isinstance(text, (Sequence, np.ndarray)) and not isinstance(text, (bytes, bytearray)):
+            tokens = list(text)
+        else:
+            raise TypeError(f"encode takes a string or a list of string tokens, got {type(text).__name__}")
         ids = [self.token_to_id(t) for t in tokens]
         if add_bos or add_eos:
             if not self.specials:

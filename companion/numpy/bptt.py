@@ -62,6 +62,8 @@ def truncated_rnn_backward(
     db : ndarray, shape (H,)
     """
     k = _check_length("truncation", truncation)
+    if not isinstance(cache, RNNCache):
+        raise TypeError(f"cache must be the RNNCache returned by rnn_forward, got {type(cache).__name__}")
     _check_dh(dh, cache)
     x, _, Wx, Wh, h, nonlinearity = cache
     _, f_prime = _activation(nonlinearity)

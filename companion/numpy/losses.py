@@ -138,9 +138,14 @@ def perplexity(mean_nll: float) -> float:
     """Perplexity ``exp(mean NLL)`` (NLL in nats): the effective number of equally likely next tokens.
 
     Pass the token-weighted mean over the *whole* evaluation set; the mean of
-    per-batch perplexities is a different (larger, by Jensen) number.
+    per-batch perplexities is a different (larger, by Jensen) number.  A diverged
+    model (mean NLL above ~709 nats, where ``exp`` leaves the float64 range) has
+    perplexity ``inf``.
     """
-    return math.exp(_check_mean_nll(mean_nll))
+    try:
+        return math.exp(_check_mean_nll(mean_nll))
+    except OverflowError:
+        return math.inf
 
 
 def bits_per_char(mean_nll: float) -> float:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from companion.numpy.losses import perplexity
 from companion.torch._validate import check_choice, check_count
 
 __all__ = [
@@ -221,7 +222,9 @@ def evaluate_lm(
     if count == 0:
         raise ValueError("no tokens to evaluate (empty batches or every target ignored)")
     mean = total / count
-    return mean, math.exp(mean)
+    if not math.isfinite(mean):  # nan stays nan; +inf (a diverged model) has perplexity inf
+        return mean, mean
+    return mean, perplexity(mean)
 
 
 def _call(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -539,6 +542,11 @@ def fit(
             val_loss = val_metric = math.nan
             if val_batches is not None:
                 val_loss, val_metric = evaluate(model, val_batches, task, **_eval_kwargs(task, stateful, ignore_index))
+                if not math.isfinite(val_loss):
+                    raise FloatingPointError(
+                        f"validation loss became {val_loss} at epoch {epoch}: the model diverged "
+                        "(lower the learning rate or clip the gradients)"
+                    )
             history["epoch"].append(epoch)
             history["batches"].append(done)
             history["train_loss"].append(loss_sum / max(loss_count, 1))
