@@ -27,6 +27,7 @@ import numpy as np
 
 from companion._checks import check_array, check_shapes
 from companion.numpy.initialisation import uniform_recurrent_weights
+from companion.numpy.rnn import _batch_first, _input_projection, _recurrent_weight_gradient, _time_major
 from companion.numpy.activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 
 __all__ = [
@@ -54,14 +55,18 @@ class GRUStepCache(NamedTuple):
 
 
 class GRUCache(NamedTuple):
-    """What :func:`gru_backward` needs (batch-first, like ``x``)."""
+    """What :func:`gru_backward` needs.
 
-    x: np.ndarray  # (N, T, D), contiguous, in the computation's dtype
+    Shapes are batch-first like ``x``; the memory is time-major (each array is the
+    ``swapaxes(0, 1)`` view of a (T, N, ...) buffer), so one step is one contiguous block.
+    """
+
+    x: np.ndarray  # (N, T, D), in the computation's dtype
     h0: np.ndarray  # (N, H)
     Wx: np.ndarray  # (D, 3H)
     WhT: np.ndarray  # (3H, H) Wh transposed, contiguous for the per-step product
     gates: np.ndarray  # (N, T, 3H) activated [r, z, n]
-    hn: np.ndarray  # (N, T, H) h_{t-1} Wh_n + bh_n (a view into a (N, T, 3H) buffer)
+    hn: np.ndarray  # (N, T, H) h_{t-1} Wh_n + bh_n
     h: np.ndarray  # (N, T, H) h[:, t] = h_t
 
 
@@ -162,7 +167,36 @@ def gru_step_backward(
 # -- a whole sequence: the same equations, optimised ------------------------------------------
 
 #: Gate factors of the backward pass are prepared for about this many values at a time.
-_CHUNK_ELEMENTS = 1 << 20
+_CHUNK_ELEMENTS = 1 << 16
+
+
+def _gru_steps(a: np.ndarray, h0: np.ndarray, Wh_half: np.ndarray, bh_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The time loop of :func:`gru_forward`, in place on time-major (T, N, ...) blocks.
+
+    ``a[t]`` arrives holding the input side of every gate (r, z halved, with both of
+    their biases) and leaves holding the activated gates ``[r, z, n]``.  Returns the
+    states ``h`` and ``hn_t = h_{t-1} Wh_n + bh_n`` (the part the reset gate scales).
+    """
+    T, N, H3 = a.shape
+    H = H3 // 3
+    h, hn = np.empty((T, N, H), a.dtype), np.empty((T, N, H), a.dtype)
+    ah, tmp = np.empty((N, H3), a.dtype), np.empty((N, H), a.dtype)
+    h_prev = h0
+    for t in range(T):
+        rz, n = a[t, :, : 2 * H], a[t, :, 2 * H :]
+        np.matmul(h_prev, Wh_half, out=ah)  # the one product that must wait for h_{t-1}
+        rz += ah[:, : 2 * H]
+        np.tanh(rz, out=rz)  # r and z in one call: sigmoid(a) = 0.5 tanh(a/2) + 0.5
+        rz *= 0.5
+        rz += 0.5
+        np.add(ah[:, 2 * H :], bh_n, out=hn[t])
+        np.multiply(rz[:, :H], hn[t], out=tmp)  # n = tanh(x Wx_n + bx_n + r hn)
+        n += tmp
+        np.tanh(n, out=n)
+        np.subtract(h_prev, n, out=tmp)  # h_t = n + z (h_{t-1} - n)
+        tmp *= rz[:, H:]
+        h_prev = np.add(n, tmp, out=h[t])
+    return h, hn
 
 
 def gru_forward(
@@ -176,9 +210,10 @@ def gru_forward(
     """Run a GRU over a whole sequence.
 
     The steps of :func:`gru_step_forward`, organised for speed: the input side
-    ``x_t Wx + bx`` of all steps is ONE ``(N T, D) @ (D, 3H)`` product, buffers are
-    allocated once and the loop works in place.  Sigmoids are evaluated as
-    ``0.5 tanh(a/2) + 0.5`` with the halving folded into copies of the r, z columns.
+    ``x_t Wx + bx`` of all steps is ONE ``(T N, D) @ (D, 3H)`` product, the arrays
+    are time-major (one step = one contiguous block), and the loop works in place
+    on buffers allocated once.  Sigmoids are evaluated as ``0.5 tanh(a/2) + 0.5``
+    with the halving folded into copies of the r, z columns.
 
     Parameters
     ----------
@@ -201,44 +236,69 @@ def gru_forward(
     arrays = {"x": x, "h0": h0, "Wx": Wx, "Wh": Wh, "bx": bx, "bh": bh}
     for name, arr in arrays.items():
         check_array(name, arr)
-    sizes = check_shapes(x=(x, "N T D"), h0=(h0, "N H"), **_check_gru_params(Wx, Wh, bx, bh))
-    N, T, D, H = sizes["N"], sizes["T"], sizes["D"], sizes["H"]
+    H = check_shapes(x=(x, "N T D"), h0=(h0, "N H"), **_check_gru_params(Wx, Wh, bx, bh))["H"]
     dt = np.result_type(*arrays.values())
-
     half = np.repeat(np.array([0.5, 0.5, 1.0], dtype=dt), H)  # r and z get a/2 for 0.5 tanh(a/2) + 0.5
-    x = np.ascontiguousarray(x, dtype=dt)
-    h0 = np.asarray(h0, dtype=dt)
-    gates = np.empty((N, T, 3 * H), dtype=dt)
-    np.matmul(x.reshape(N * T, D), Wx * half, out=gates.reshape(N * T, 3 * H))  # all steps' input side at once
-    gates += bx * half
-    Wh_half = (Wh * half).astype(dt, copy=False)
-    bh_half = (bh * half).astype(dt, copy=False)
-    ah_all = np.empty((N, T, 3 * H), dtype=dt)  # h_{t-1} Wh + bh of every step (r, z halved)
-    hn = ah_all[:, :, 2 * H :]  # the n block, which the backward pass needs
-    h = np.empty((N, T, H), dtype=dt)
-    tmp = np.empty((N, H), dtype=dt)
+    bias = bx + np.concatenate([bh[: 2 * H], np.zeros(H, bh.dtype)])  # for r, z only bx + bh matters
 
-    h_prev = h0
-    for t in range(T):
-        a, ah = gates[:, t], ah_all[:, t]
-        np.matmul(h_prev, Wh_half, out=ah)
-        ah += bh_half
-        rz = a[:, : 2 * H]
-        rz += ah[:, : 2 * H]
-        np.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        np.multiply(r, ah[:, 2 * H :], out=tmp)  # n = tanh(x Wx_n + bx_n + r (h Wh_n + bh_n))
-        n += tmp
-        np.tanh(n, out=n)
-        np.subtract(h_prev, n, out=tmp)  # h_t = n + z (h_{t-1} - n)
-        tmp *= z
-        h_prev = h[:, t]
-        np.add(n, tmp, out=h_prev)
-
+    x_tm = _time_major(x, dt)
+    a = _input_projection(x_tm, Wx * half)  # every step's input side at once, (T, N, 3H)
+    a += (bias * half).astype(dt, copy=False)
+    h0 = h0.astype(dt, copy=False)
+    h, hn = _gru_steps(a, h0, (Wh * half).astype(dt, copy=False), bh[2 * H :].astype(dt, copy=False))
     WhT = np.ascontiguousarray(Wh.T, dtype=dt)
-    return h.copy(), GRUCache(x, h0, np.asarray(Wx, dtype=dt), WhT, gates, hn, h)
+    cache = GRUCache(_batch_first(x_tm), h0, Wx.astype(dt, copy=False), WhT, *map(_batch_first, (a, hn, h)))
+    return _batch_first(h).copy(), cache  # a copy: the caller may modify it without corrupting the cache
+
+
+def _gru_gate_factors(gates, h_prev, hn, k_h, k_n, tmp) -> None:
+    """The parts of the gate gradients that do not depend on the incoming gradient.
+
+    For a block of steps (time-major arrays), writes ``K_r, K_z`` into the first
+    2H columns of ``k_h`` and ``K_n`` into ``k_n``, so that the loop only multiplies:
+    ``da_n = dh K_n``, ``da_z = dh K_z``, ``da_r = da_n K_r`` with
+    ``K_n = (1 - z)(1 - n^2)``, ``K_z = (h_{t-1} - n) z(1 - z)``, ``K_r = hn r(1 - r)``.
+    """
+    H = k_n.shape[-1]
+    rz, z, n = gates[..., : 2 * H], gates[..., H : 2 * H], gates[..., 2 * H :]
+    k_rz = k_h[..., : 2 * H]
+    np.subtract(1.0, rz, out=k_rz)  # sigmoid' = s (1 - s), for r and z at once
+    k_rz *= rz
+    k_h[..., :H] *= hn
+    np.subtract(h_prev, n, out=tmp)
+    k_h[..., H : 2 * H] *= tmp
+    np.multiply(n, n, out=tmp)  # tanh' = 1 - n^2
+    np.subtract(1.0, tmp, out=tmp)
+    np.subtract(1.0, z, out=k_n)
+    k_n *= tmp
+
+
+def _gru_steps_backward(dh, cache, dah, dan) -> np.ndarray:
+    """The time loop of :func:`gru_backward`: fills ``dah`` = [da_r, da_z, da_n r] and ``dan`` = da_n.
+
+    ``dah`` (T, N, 3H) is the gradient at ``h Wh + bh``, ``dan`` (T, N, H) the n block
+    at ``x Wx + bx``.  Returns ``dL/dh0``.
+    """
+    gates, h = _batch_first(cache.gates), _batch_first(cache.h)
+    T, N, H = h.shape
+    r, z = gates[..., :H], gates[..., H : 2 * H]
+    h_prev = np.concatenate([cache.h0[None], h[:-1]])  # h_{t-1} for every t
+    chunk = max(1, _CHUNK_ELEMENTS // (N * 3 * H))
+    scratch = np.empty((min(chunk, T), N, H), dh.dtype)
+    dh_t, dh_rec, tmp = np.empty((N, H), dh.dtype), np.zeros((N, H), dh.dtype), np.empty((N, H), dh.dtype)
+    for hi in range(T, 0, -chunk):  # a block of steps at a time, from the end, while it is in cache
+        s = slice(max(0, hi - chunk), hi)
+        _gru_gate_factors(gates[s], h_prev[s], _batch_first(cache.hn)[s], dah[s], dan[s], scratch[: hi - s.start])
+        for t in range(hi - 1, s.start - 1, -1):
+            np.add(dh[:, t], dh_rec, out=dh_t)  # from the loss at t and from step t+1
+            dah[t, :, H : 2 * H] *= dh_t  # da_z
+            dan[t] *= dh_t  # da_n
+            dah[t, :, :H] *= dan[t]  # da_r
+            np.multiply(dan[t], r[t], out=dah[t, :, 2 * H :])  # r scales the n block on the hidden side
+            np.matmul(dah[t], cache.WhT, out=dh_rec)
+            np.multiply(dh_t, z[t], out=tmp)
+            dh_rec += tmp  # dh_{t-1} = dah_t Wh^T + dh_t z
+    return dh_rec
 
 
 def gru_backward(
@@ -249,7 +309,8 @@ def gru_backward(
     The loop keeps only the sequential work (the gate gradients and
     ``dh_{t-1} = dh_t z + dA^h_t Wh^T``); the factors that do not depend on the
     gradient are prepared a block of steps at a time, and the weight gradients and
-    ``dx`` are one product each after the loop.
+    ``dx`` are one product each after the loop (two where the input side's n block
+    differs from the hidden side's).
 
     Parameters
     ----------
@@ -269,58 +330,24 @@ def gru_backward(
     """
     if not isinstance(cache, GRUCache):
         raise TypeError(f"cache must be the GRUCache returned by gru_forward, got {type(cache).__name__}")
-    x, h0, Wx, WhT, gates, hn, h = cache
-    N, T, D = x.shape
-    H = h0.shape[1]
     check_array("dh", dh)
-    check_shapes(h=(h, "N T H"), dh=(dh, "N T H"))
-    dt = gates.dtype
-    dh = np.asarray(dh, dtype=dt)
+    check_shapes(h=(cache.h, "N T H"), dh=(dh, "N T H"))
+    N, T, H = cache.h.shape
+    dh = np.asarray(dh, dtype=cache.gates.dtype)
+    dah = np.empty((T, N, 3 * H), dh.dtype)
+    dan = np.empty((T, N, H), dh.dtype)
+    dh0 = _gru_steps_backward(dh, cache, dah, dan)
 
-    h_prev = np.empty_like(h)
-    h_prev[:, 0] = h0
-    h_prev[:, 1:] = h[:, :-1]
-    r, z, n = gates[:, :, :H], gates[:, :, H : 2 * H], gates[:, :, 2 * H :]
-    # dah = [da_r, da_z, da_n r] (gradient at h Wh + bh); it first holds the factors [K_r, K_z, -]
-    dah = np.empty((N, T, 3 * H), dtype=dt)
-    dan = np.empty((N, T, H), dtype=dt)  # da_n (gradient at x Wx_n + bx_n); first holds the factor K_n
-    chunk = max(1, _CHUNK_ELEMENTS // (N * 3 * H))
-    scratch = np.empty((N, chunk, H), dtype=dt)
-    for lo in range(0, T, chunk):
-        s = slice(lo, min(T, lo + chunk))
-        k_rz, k_r, k_z, k_n = dah[:, s, : 2 * H], dah[:, s, :H], dah[:, s, H : 2 * H], dan[:, s]
-        tmp_c = scratch[:, : k_n.shape[1]]
-        np.subtract(1.0, gates[:, s, : 2 * H], out=k_rz)  # sigmoid' = s (1 - s) for r and z
-        k_rz *= gates[:, s, : 2 * H]
-        k_r *= hn[:, s]  # da_r = da_n hn r(1-r)
-        np.subtract(h_prev[:, s], n[:, s], out=tmp_c)  # da_z = dh (h_{t-1} - n) z(1-z)
-        k_z *= tmp_c
-        np.multiply(n[:, s], n[:, s], out=tmp_c)  # da_n = dh (1 - z)(1 - n^2)
-        np.subtract(1.0, tmp_c, out=tmp_c)
-        np.subtract(1.0, z[:, s], out=k_n)
-        k_n *= tmp_c
-
-    dh_t = np.empty((N, H), dtype=dt)
-    dh_rec = np.zeros((N, H), dtype=dt)
-    tmp = np.empty((N, H), dtype=dt)
-    for t in range(T - 1, -1, -1):
-        np.add(dh[:, t], dh_rec, out=dh_t)
-        dah[:, t, H : 2 * H] *= dh_t  # da_z
-        dan[:, t] *= dh_t  # da_n
-        dah[:, t, :H] *= dan[:, t]  # da_r
-        np.multiply(dan[:, t], r[:, t], out=dah[:, t, 2 * H :])
-        np.matmul(dah[:, t], WhT, out=dh_rec)
-        np.multiply(dh_t, z[:, t], out=tmp)
-        dh_rec += tmp  # dh_{t-1} = dh_t z + dah_t Wh^T
-
-    dah2 = dah.reshape(N * T, 3 * H)
-    dax = dah.copy()  # the input side differs only in the n block: da_n instead of da_n r
-    dax[:, :, 2 * H :] = dan
-    dax2 = dax.reshape(N * T, 3 * H)
-    dWx = x.reshape(N * T, D).T @ dax2
-    dWh = h_prev.reshape(N * T, H).T @ dah2
-    dx = (dax2 @ Wx.T).reshape(N, T, D)
-    return dx, dh_rec, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0)
+    # the input side's gradient is [da_r, da_z, da_n]: dah with da_n in place of da_n r
+    dah_rz, dan_rows = dah.reshape(T * N, 3 * H)[:, : 2 * H], dan.reshape(T * N, H)
+    x_rows, Wx = _batch_first(cache.x).reshape(T * N, -1), cache.Wx
+    dWx = np.concatenate([x_rows.T @ dah_rz, x_rows.T @ dan_rows], axis=1)
+    dx = dah_rz @ Wx[:, : 2 * H].T
+    dx += dan_rows @ Wx[:, 2 * H :].T
+    dWh = _recurrent_weight_gradient(cache.h0, _batch_first(cache.h), dah)
+    dbh = dah.reshape(T * N, 3 * H).sum(axis=0)
+    dbx = np.concatenate([dbh[: 2 * H], dan_rows.sum(axis=0)])
+    return _batch_first(dx.reshape(T, N, -1)), dh0, dWx, dWh, dbx, dbh
 
 
 def init_gru_params(

@@ -20,8 +20,9 @@ Two versions live here on purpose:
   line each: read these to learn the LSTM.
 * :func:`lstm_forward` / :func:`lstm_backward` run the same equations over a whole
   sequence, written for speed: the input projection of all T steps is ONE matrix
-  product, the weight gradients are ONE product each after the time loop, every
-  buffer is allocated once, and the loop bodies work in place (``out=``).  The
+  product, the weight gradients are ONE product each after the time loop, the
+  arrays are time-major (one step = one contiguous block), every buffer is
+  allocated once, and the loop bodies work in place (``out=``).  The
   tests check that both versions agree to rounding error and match ``torch.nn.LSTM``.
 """
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from companion._checks import check_array, check_shapes
 from companion.numpy.initialisation import uniform_recurrent_weights
+from companion.numpy.rnn import _batch_first, _input_projection, _recurrent_weight_gradient, _time_major
 from companion.numpy.activations import sigmoid, sigmoid_grad_from_output, tanh, tanh_grad_from_output
 
 __all__ = [
@@ -66,12 +68,12 @@ class LSTMStepCache(NamedTuple):
 class LSTMCache(NamedTuple):
     """What :func:`lstm_backward` needs.
 
-    Arrays as wide as the four gates are batch-first like ``x`` (so the products
-    over all steps need no transposed copies); the cell state is time-major
-    (one step = one contiguous block).
+    Shapes are batch-first like ``x``, except the cell states; the memory is
+    time-major (``x``, ``gates`` and ``h`` are ``swapaxes(0, 1)`` views of
+    (T, N, ...) buffers), so one step is one contiguous block.
     """
 
-    x: np.ndarray  # (N, T, D) the input, contiguous, in the computation's dtype
+    x: np.ndarray  # (N, T, D) the input, in the computation's dtype
     h0: np.ndarray  # (N, H)
     Wx: np.ndarray  # (D, 4H)
     WhT: np.ndarray  # (4H, H) Wh transposed, contiguous for the per-step product
@@ -201,12 +203,42 @@ def lstm_step_backward(
 
 #: The backward pass prepares the gate factors for about this many gate values at
 #: a time: enough to amortise NumPy's per-call overhead, few enough to stay in cache.
-_CHUNK_ELEMENTS = 1 << 20
+_CHUNK_ELEMENTS = 1 << 16
 
 
 def _gate_rows(H: int, dtype: np.dtype, i: float, f: float, g: float, o: float) -> np.ndarray:
     """A (4H,) row holding one constant per gate block, to broadcast over ``(..., 4H)``."""
     return np.repeat(np.array([i, f, g, o], dtype=dtype), H)
+
+
+def _lstm_steps(gates: np.ndarray, h0: np.ndarray, c: np.ndarray, Wh_half: np.ndarray) -> tuple:
+    """The time loop of :func:`lstm_forward`, in place on time-major (T, N, ...) blocks.
+
+    ``gates[t]`` arrives holding ``x_t Wx + b`` (i, f, o halved) and leaves holding
+    the activated gates ``[i, f, g, o]``; ``c[0]`` holds ``c0`` and ``c[t+1]``
+    receives ``c_t``.  Returns the states ``h`` and ``tanh(c_t)``, both (T, N, H).
+    """
+    T, N, H4 = gates.shape
+    H = H4 // 4
+    half = _gate_rows(H, gates.dtype, 0.5, 0.5, 1.0, 0.5)
+    shift = _gate_rows(H, gates.dtype, 0.5, 0.5, 0.0, 0.5)
+    h, tanh_c = np.empty((T, N, H), gates.dtype), np.empty((T, N, H), gates.dtype)
+    rec, ig = np.empty((N, H4), gates.dtype), np.empty((N, H), gates.dtype)
+    h_prev = h0
+    for t in range(T):
+        a = gates[t]
+        np.matmul(h_prev, Wh_half, out=rec)  # the one product that must wait for h_{t-1}
+        a += rec
+        np.tanh(a, out=a)  # all four gates in one call ...
+        a *= half  # ... i, f, o = 0.5 tanh(a/2) + 0.5; g = tanh(a_g)
+        a += shift
+        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        np.multiply(f, c[t], out=c[t + 1])  # c_t = f c_{t-1} + i g
+        np.multiply(i, g, out=ig)
+        c[t + 1] += ig
+        np.tanh(c[t + 1], out=tanh_c[t])
+        h_prev = np.multiply(o, tanh_c[t], out=h[t])  # h_t = o tanh(c_t)
+    return h, tanh_c
 
 
 def lstm_forward(
@@ -220,10 +252,10 @@ def lstm_forward(
     """Run an LSTM over a whole sequence.
 
     Computes exactly the steps of :func:`lstm_step_forward`, organised for speed:
-    the input projection ``x_t Wx + b`` of all T steps is ONE ``(N T, D) @ (D, 4H)``
-    product before the loop, all buffers are allocated once, and the loop updates
-    them in place, so one step costs one ``(N, H) @ (H, 4H)`` product and ten
-    element-wise calls.
+    the input projection ``x_t Wx + b`` of all T steps is ONE ``(T N, D) @ (D, 4H)``
+    product before the loop, the arrays are time-major (one step = one contiguous
+    block), all buffers are allocated once, and the loop updates them in place, so
+    one step costs one ``(N, H) @ (H, 4H)`` product and ten element-wise calls.
 
     Parameters
     ----------
@@ -259,43 +291,21 @@ def lstm_forward(
         check_array(name, arr)
     dims = {"x": "N T D", "h0": "N H", "c0": "N H", "Wx": "D 4H", "Wh": "H 4H", "b": "4H"}
     sizes = check_shapes(**{name: (arr, dims[name]) for name, arr in arrays.items()})
-    N, T, D, H = sizes["N"], sizes["T"], sizes["D"], sizes["H"]
+    N, T, H = sizes["N"], sizes["T"], sizes["H"]
     dt = _dtype(*arrays.values())
 
-    half = _gate_rows(H, dt, 0.5, 0.5, 1.0, 0.5)  # sigmoid gates get a/2 ...
-    shift = _gate_rows(H, dt, 0.5, 0.5, 0.0, 0.5)  # ... and 0.5 tanh(a/2) + 0.5
-    x = np.ascontiguousarray(x, dtype=dt)
-    h0 = np.asarray(h0, dtype=dt)
-    gates = np.empty((N, T, 4 * H), dtype=dt)
-    np.matmul(x.reshape(N * T, D), Wx * half, out=gates.reshape(N * T, 4 * H))  # every step's input part at once
+    half = _gate_rows(H, dt, 0.5, 0.5, 1.0, 0.5)  # sigmoid gates get a/2
+    x_tm = _time_major(x, dt)
+    gates = _input_projection(x_tm, Wx * half)  # every step's input part at once, (T, N, 4H)
     gates += b * half
-    Wh_half = (Wh * half).astype(dt, copy=False)
-    h = np.empty((N, T, H), dtype=dt)
-    cs = np.empty((T + 1, N, H), dtype=dt)
-    cs[0] = 0.0 if c0 is None else c0
-    tanh_c = np.empty((T, N, H), dtype=dt)
-    rec = np.empty((N, 4 * H), dtype=dt)  # h_{t-1} Wh, reused every step
-    ig = np.empty((N, H), dtype=dt)
-
-    h_prev = h0
-    for t in range(T):
-        a = gates[:, t]
-        np.matmul(h_prev, Wh_half, out=rec)
-        a += rec  # pre-activations (i, f, o halved)
-        np.tanh(a, out=a)
-        a *= half  # i, f, o = 0.5 tanh(a/2) + 0.5; g = tanh(a_g)
-        a += shift
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        np.multiply(f, cs[t], out=cs[t + 1])  # c_t = f c_{t-1} + i g
-        np.multiply(i, g, out=ig)
-        cs[t + 1] += ig
-        np.tanh(cs[t + 1], out=tanh_c[t])
-        h_prev = h[:, t]
-        np.multiply(o, tanh_c[t], out=h_prev)  # h_t = o tanh(c_t)
-
+    c = np.empty((T + 1, N, H), dtype=dt)
+    c[0] = 0.0 if c0 is None else c0
+    h0 = h0.astype(dt, copy=False)
+    h, tanh_c = _lstm_steps(gates, h0, c, (Wh * half).astype(dt, copy=False))
     WhT = np.ascontiguousarray(Wh.T, dtype=dt)
-    cache = LSTMCache(x, h0, np.asarray(Wx, dtype=dt), WhT, gates, cs, tanh_c, h)
-    return h.copy(), cache  # a copy: the caller may modify it without corrupting the cache
+    cache = LSTMCache(_batch_first(x_tm), h0, Wx.astype(dt, copy=False), WhT, _batch_first(gates), c, tanh_c,
+                      _batch_first(h))
+    return _batch_first(h).copy(), cache  # a copy: the caller may modify it without corrupting the cache
 
 
 def lstm_final_state(cache: LSTMCache) -> tuple[np.ndarray, np.ndarray]:
@@ -314,10 +324,10 @@ def _gate_factors(
 ) -> None:
     """The part of the gate gradients that does not depend on the incoming gradient.
 
-    For a block of steps (``gates`` and ``k`` are ``(N, Tc, 4H)``, ``c_prev``,
-    ``tanh_c`` and ``p`` are ``(Tc, N, H)``), writes into ``k`` the factors that
-    turn ``dc_t`` (for i, f, g) or ``dh_t`` (for o) into pre-activation gradients,
-    and into ``p`` the factor from ``dh_t`` to ``dc_t``:
+    For a block of steps (time-major: ``gates`` and ``k`` are ``(Tc, N, 4H)``,
+    ``c_prev``, ``tanh_c`` and ``p`` are ``(Tc, N, H)``), writes into ``k`` the
+    factors that turn ``dc_t`` (for i, f, g) or ``dh_t`` (for o) into
+    pre-activation gradients, and into ``p`` the factor from ``dh_t`` to ``dc_t``:
 
     ``da_i = dc g i(1-i)``, ``da_f = dc c_{t-1} f(1-f)``, ``da_g = dc i (1-g^2)``,
     ``da_o = dh tanh(c_t) o(1-o)`` and ``dc_t += dh o (1 - tanh^2 c_t) = dh p``.
@@ -330,12 +340,38 @@ def _gate_factors(
     np.multiply(g, g, out=k_g)  # tanh' = 1 - g^2
     np.subtract(1.0, k_g, out=k_g)
     k_i *= g  # ... times what each gate multiplies in c_t = f c_{t-1} + i g and h_t = o tanh(c_t)
-    k_f *= c_prev.transpose(1, 0, 2)
+    k_f *= c_prev
     k_g *= i
-    k_o *= tanh_c.transpose(1, 0, 2)
+    k_o *= tanh_c
     np.multiply(tanh_c, tanh_c, out=p)
     np.subtract(1.0, p, out=p)
-    p *= o.transpose(1, 0, 2)
+    p *= o
+
+
+def _lstm_steps_backward(dh: np.ndarray, cache: LSTMCache, da: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    """The time loop of :func:`lstm_backward_with_cell`: fills ``da`` (T, N, 4H) with ``dL/da_t``.
+
+    ``dc`` holds ``dL/dc_T`` on entry and ``dL/dc0`` on exit; returns ``dL/dh0``.
+    """
+    gates, c, tanh_c = _batch_first(cache.gates), cache.c, cache.tanh_c
+    T, N, H = tanh_c.shape
+    chunk = max(1, _CHUNK_ELEMENTS // (N * 4 * H))
+    p = np.empty((min(chunk, T), N, H), dtype=da.dtype)
+    dh_t, dh_rec, tmp = np.empty((N, H), da.dtype), np.zeros((N, H), da.dtype), np.empty((N, H), da.dtype)
+    da_ifg = da.reshape(T, N, 4, H)[:, :, :3]  # (T, N, 3, H) views, to multiply the three by dc at once
+    da_o, f = da[..., 3 * H :], gates[..., H : 2 * H]
+    for hi in range(T, 0, -chunk):  # a block of steps at a time, from the end, while it is in cache
+        lo = max(0, hi - chunk)
+        _gate_factors(gates[lo:hi], c[lo:hi], tanh_c[lo:hi], da[lo:hi], p[: hi - lo])
+        for t in range(hi - 1, lo - 1, -1):
+            np.add(dh[:, t], dh_rec, out=dh_t)  # from the loss at t and from step t+1
+            np.multiply(dh_t, p[t - lo], out=tmp)
+            dc += tmp  # dc_t
+            da_ifg[t] *= dc[:, None, :]
+            da_o[t] *= dh_t
+            dc *= f[t]  # dc_{t-1} = dc_t f_t: the additive path
+            np.matmul(da[t], cache.WhT, out=dh_rec)  # dh_{t-1}: the one product per step that cannot wait
+    return dh_rec
 
 
 def lstm_backward_with_cell(
@@ -370,48 +406,23 @@ def lstm_backward_with_cell(
     """
     if not isinstance(cache, LSTMCache):
         raise TypeError(f"cache must be the LSTMCache returned by lstm_forward, got {type(cache).__name__}")
-    x, h0, Wx, WhT, gates, cs, tanh_c, h = cache
-    N, T, D = x.shape
-    H = h0.shape[1]
+    N, T, H = cache.h.shape
     check_array("dh", dh)
-    check_shapes(h=(h, "N T H"), dh=(dh, "N T H"))
+    check_shapes(h=(cache.h, "N T H"), dh=(dh, "N T H"))
     if dc_T is not None:
         check_array("dc_T", dc_T)
-        check_shapes(c_T=(cs[-1], "N H"), dc_T=(dc_T, "N H"))
-    dt = gates.dtype
+        check_shapes(c_T=(cache.c_T, "N H"), dc_T=(dc_T, "N H"))
+    dt = cache.gates.dtype
     dh = np.asarray(dh, dtype=dt)
-
-    da = np.empty((N, T, 4 * H), dtype=dt)  # gate pre-activation gradients, all steps
-    chunk = max(1, _CHUNK_ELEMENTS // (N * 4 * H))
-    p = np.empty((chunk, N, H), dtype=dt)
-    dh_t = np.empty((N, H), dtype=dt)
-    dh_rec = np.zeros((N, H), dtype=dt)  # dL/dh_t arriving from step t+1
+    da = np.empty((T, N, 4 * H), dtype=dt)  # gate pre-activation gradients, all steps
     dc = np.zeros((N, H), dtype=dt) if dc_T is None else dc_T.astype(dt, copy=True)
-    tmp = np.empty((N, H), dtype=dt)
-    da_ifg = da.reshape(N, T, 4, H)[:, :, :3]  # (N, T, 3, H) views, to multiply the three by dc at once
-    da_o, f = da[:, :, 3 * H :], gates[:, :, H : 2 * H]
+    dh0 = _lstm_steps_backward(dh, cache, da, dc)
 
-    for hi in range(T, 0, -chunk):
-        lo = max(0, hi - chunk)
-        _gate_factors(gates[:, lo:hi], cs[lo:hi], tanh_c[lo:hi], da[:, lo:hi], p[: hi - lo])
-        for t in range(hi - 1, lo - 1, -1):
-            np.add(dh[:, t], dh_rec, out=dh_t)  # from the loss at t and from step t+1
-            np.multiply(dh_t, p[t - lo], out=tmp)
-            dc += tmp  # dc_t
-            da_ifg[:, t] *= dc[:, None, :]
-            da_o[:, t] *= dh_t
-            dc *= f[:, t]  # dc_{t-1} = dc_t f_t: the additive path
-            np.matmul(da[:, t], WhT, out=dh_rec)  # dh_{t-1}: the one product per step that cannot wait
-
-    da2 = da.reshape(N * T, 4 * H)
-    h_prev = np.empty_like(h)
-    h_prev[:, 0] = h0
-    h_prev[:, 1:] = h[:, :-1]
-    dWx = x.reshape(N * T, D).T @ da2
-    dWh = h_prev.reshape(N * T, H).T @ da2
-    db = da2.sum(axis=0)
-    dx = (da2 @ Wx.T).reshape(N, T, D)
-    return dx, dh_rec, dc, dWx, dWh, db
+    da_rows = da.reshape(T * N, 4 * H)  # all steps stacked: every sum over time is one product
+    dx = _batch_first((da_rows @ cache.Wx.T).reshape(T, N, -1))
+    dWx = _batch_first(cache.x).reshape(T * N, -1).T @ da_rows
+    dWh = _recurrent_weight_gradient(cache.h0, _batch_first(cache.h), da)
+    return dx, dh0, dc, dWx, dWh, da_rows.sum(axis=0)
 
 
 def lstm_backward(

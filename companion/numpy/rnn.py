@@ -166,6 +166,36 @@ def rnn_step_backward(
     return _step_backward(dh_next, x, h_prev, Wx, Wh, h_next, f_prime)
 
 
+def _time_major(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A (T, N, ...) copy of batch-first ``x`` in ``dtype``, so that each step is one contiguous block.
+
+    (No copy when ``x`` already has that memory layout, e.g. the output of another layer.)
+    """
+    return np.ascontiguousarray(x.swapaxes(0, 1), dtype=dtype)
+
+
+def _batch_first(a: np.ndarray) -> np.ndarray:
+    """The (N, T, ...) view of a time-major (T, N, ...) array (and back: the swap is its own inverse)."""
+    return a.swapaxes(0, 1)
+
+
+def _input_projection(x_tm: np.ndarray, Wx: np.ndarray) -> np.ndarray:
+    """``x_t Wx`` for every t as ONE ``(T N, D) @ (D, G)`` product; time-major (T, N, G) like ``x_tm``."""
+    T, N, D = x_tm.shape
+    return (x_tm.reshape(T * N, D) @ Wx.astype(x_tm.dtype, copy=False)).reshape(T, N, -1)
+
+
+def _recurrent_weight_gradient(h0: np.ndarray, h_tm: np.ndarray, da_tm: np.ndarray) -> np.ndarray:
+    """``sum_t h_{t-1}^T da_t`` (time-major ``h_tm``, ``da_tm``) as two products and no copy of the states.
+
+    ``h_{t-1}`` is ``h0`` at t = 0 and ``h_tm[t-1]`` after, so the sum is
+    ``h0^T da_0`` plus one ``(H, (T-1) N) @ ((T-1) N, G)`` product.
+    """
+    T, N, H = h_tm.shape
+    before = h_tm[:-1].reshape((T - 1) * N, H)
+    return h0.T @ da_tm[0] + before.T @ da_tm[1:].reshape((T - 1) * N, da_tm.shape[2])
+
+
 def rnn_forward(
     x: np.ndarray,
     h0: np.ndarray,
@@ -175,6 +205,10 @@ def rnn_forward(
     nonlinearity: str = "tanh",
 ) -> tuple[np.ndarray, RNNCache]:
     """Run a vanilla RNN over a whole sequence (the same step, the same weights, T times).
+
+    Only ``h_{t-1} Wh`` has to wait for the previous step, so the input part
+    ``x_t Wx`` of all T steps is computed first, in one matrix product; the loop
+    adds the recurrent part and applies ``f`` in place.
 
     Parameters
     ----------
@@ -191,18 +225,22 @@ def rnn_forward(
     -------
     h : ndarray, shape (N, T, H)
         Every hidden state, ``h[:, t] = h_t``; the final state is ``h[:, -1]``.
+        Stored time-major, so each ``h[:, t]`` is one contiguous block.
     cache : RNNCache
         Everything :func:`rnn_backward` needs.
     """
     f, _ = _activation(nonlinearity)
-    sizes = _check_rnn_inputs(x, h0, Wx, Wh, b, "N T D", "h0")
-    N, T, H = sizes["N"], sizes["T"], sizes["H"]
-    h = np.empty((N, T, H), dtype=np.result_type(x, h0, Wx, Wh, b))
+    _check_rnn_inputs(x, h0, Wx, Wh, b, "N T D", "h0")
+    x_tm = _time_major(x, np.result_type(x, h0, Wx, Wh, b))
+    a = _input_projection(x_tm, Wx)  # a[t] = x_t Wx for every t, (T, N, H)
     h_t = h0
-    for t in range(T):
-        h_t = _step(x[:, t], h_t, Wx, Wh, b, f)
-        h[:, t] = h_t
-    return h, RNNCache(x, h0, Wx, Wh, h, nonlinearity)
+    for a_t in a:
+        a_t += h_t @ Wh  # the one product that must wait for h_{t-1}
+        a_t += b
+        a_t[...] = f(a_t)  # a[t] now holds h_t
+        h_t = a_t
+    h = _batch_first(a)
+    return h, RNNCache(_batch_first(x_tm), h0, Wx, Wh, h, nonlinearity)
 
 
 def _states_before(cache: RNNCache) -> np.ndarray:
@@ -215,14 +253,30 @@ def _check_dh(dh: np.ndarray, cache: RNNCache) -> None:
     check_shapes(h=(cache.h, "N T H"), dh=(dh, "N T H"))
 
 
+def _check_cache(cache: RNNCache) -> None:
+    if not isinstance(cache, RNNCache):  # e.g. an LSTMCache or GRUCache passed by mistake
+        raise TypeError(f"cache must be the RNNCache returned by rnn_forward, got {type(cache).__name__}")
+
+
+def _sums_over_time(da: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``dx_t = da_t Wx^T``, ``dWx = sum_t x_t^T da_t``, ``dWh``, ``db``: one product each, all steps stacked."""
+    T, N, H = da.shape
+    da_rows = da.reshape(T * N, H)  # time-major, like the cache's x and h
+    dx = _batch_first((da_rows @ cache.Wx.T).reshape(T, N, -1))
+    dWx = _batch_first(cache.x).reshape(T * N, -1).T @ da_rows
+    dWh = _recurrent_weight_gradient(cache.h0, _batch_first(cache.h), da)
+    return dx, dWx, dWh, da_rows.sum(axis=0)
+
+
 def rnn_backward(
     dh: np.ndarray, cache: RNNCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Full backpropagation through time for :func:`rnn_forward`.
 
     Walking from ``t = T-1`` down to 0, the gradient reaching ``h_t`` is the loss's
-    own ``dh[:, t]`` plus what flowed back from ``h_{t+1}``; the weight gradients
-    are sums over time because the same weights are used at every step.
+    own ``dh[:, t]`` plus what flowed back from ``h_{t+1}``; only that walk is
+    sequential.  The weight gradients are sums over time (the same weights are
+    used at every step), computed after the loop as one product each.
 
     Parameters
     ----------
@@ -240,20 +294,16 @@ def rnn_backward(
     dWh : ndarray, shape (H, H)
     db : ndarray, shape (H,)
     """
+    _check_cache(cache)
     _check_dh(dh, cache)
-    x, _, Wx, Wh, h, nonlinearity = cache
-    _, f_prime = _activation(nonlinearity)
-    h_before = _states_before(cache)
-    dx = np.empty(x.shape, dtype=np.result_type(x, dh))
-    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0], dtype=Wh.dtype)
-    dh_from_future = np.zeros_like(dh[:, 0])
-    for t in reversed(range(x.shape[1])):
-        dx[:, t], dh_from_future, dWx_t, dWh_t, db_t = _step_backward(
-            dh[:, t] + dh_from_future, x[:, t], h_before[:, t], Wx, Wh, h[:, t], f_prime
-        )
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
+    _, f_prime = _activation(cache.nonlinearity)
+    dtype = np.result_type(cache.h, dh)
+    da = _batch_first(f_prime(cache.h)).astype(dtype, copy=False)  # f'(a_t) for all t, (T, N, H)
+    dh_from_future = np.zeros(cache.h0.shape, dtype=dtype)
+    for t in reversed(range(da.shape[0])):
+        da[t] *= dh[:, t] + dh_from_future  # da_t = dL/dh_t * f'(a_t)
+        dh_from_future = da[t] @ cache.Wh.T  # the only path from h_t back to h_{t-1}
+    dx, dWx, dWh, db = _sums_over_time(da, cache)
     return dx, dh_from_future, dWx, dWh, db
 
 
