@@ -7,6 +7,14 @@ implemented yet", or what is wrong (type, shape, NaN, modified input, the single
 largest error with its location) plus a hint when the answer matches a known
 mistake.  A checker never raises on the learner's mistakes.
 
+Every checker refuses the course's own implementation (a function defined in
+``companion``, e.g. one imported under the exercise's name): the verdict then says
+"this is the reference implementation, not yours".  Each case runs under a time limit
+(a few seconds, ``time_limit=`` on every checker, see
+:func:`~companion.exercises.runner.default_time_limit`), so a hung solution is stopped
+and reported.  A pass on the learner's own function is recorded locally, and
+:func:`~companion.exercises.progress.progress` shows what has been passed, per chapter.
+
 >>> from companion.exercises import check_rnn_step_forward
 >>> def rnn_step_forward(x, h_prev, Wx, Wh, b):
 ...     raise NotImplementedError("replace this line with your solution")
@@ -41,6 +49,20 @@ from companion.exercises.ch9 import (
     check_time_major_to_batch_first,
 )
 from companion.exercises.feedback import Feedback
+from companion.exercises.progress import Progress, progress, reset_progress
+
+#: Chapter titles for :func:`~companion.exercises.progress.progress` (a chapter without one is "Chapter N").
+CHAPTER_TITLES = {
+    1: "Background",
+    2: "Recurrence",
+    3: "Backpropagation through time",
+    4: "Losses",
+    5: "LSTM and GRU",
+    6: "Applications",
+    7: "Training well",
+    8: "Attention",
+    9: "FAQ and appendix",
+}
 
 #: Every checker, by chapter (the fixed list of the course's exercises).
 CHECKERS = {
@@ -62,4 +84,12 @@ CHECKERS = {
     9: ("check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"),
 }
 
-__all__ = ["Feedback", "CHECKERS", *(name for names in CHECKERS.values() for name in names)]
+__all__ = [
+    "Feedback",
+    "CHECKERS",
+    "CHAPTER_TITLES",
+    "Progress",
+    "progress",
+    "reset_progress",
+    *(name for names in CHECKERS.values() for name in names),
+]

@@ -62,7 +62,7 @@ def _one_per_row(case: Case, got: Any, problem: Problem) -> str | None:
     return None
 
 
-def check_one_hot(learner_fn: Callable) -> Feedback:
+def check_one_hot(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``one_hot(idx, V)``: idx (N, T) int -> float array (N, T, V) with one 1 per position."""
     ex = Exercise(
         name="one_hot",
@@ -78,7 +78,7 @@ def check_one_hot(learner_fn: Callable) -> Feedback:
         ),
         hints=(_one_per_row,),
     )
-    return run(ex, learner_fn, _one_hot_cases())
+    return run(ex, learner_fn, _one_hot_cases(), time_limit=time_limit)
 
 
 # -- count_rnn_parameters ----------------------------------------------------------------------
@@ -108,7 +108,7 @@ def _count(without: str = "", extra_bias: bool = False) -> Callable[[Case], int]
     return f
 
 
-def check_count_rnn_parameters(learner_fn: Callable) -> Feedback:
+def check_count_rnn_parameters(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``count_rnn_parameters(input_size, hidden_size, output_size) -> int``.
 
     The model is ``h_t = tanh(W x_t + U h_{t-1} + b)``, ``y_t = V h_t + c``.
@@ -129,4 +129,4 @@ def check_count_rnn_parameters(learner_fn: Callable) -> Feedback:
             ),
         ),
     )
-    return run(ex, learner_fn, _count_cases())
+    return run(ex, learner_fn, _count_cases(), time_limit=time_limit)

@@ -86,7 +86,7 @@ def _step_case(r: dict[str, Any]) -> Case:
     )
 
 
-def check_rnn_step_forward(learner_fn: Callable) -> Feedback:
+def check_rnn_step_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``rnn_step_forward(x, h_prev, Wx, Wh, b) -> (h_next, cache)``.
 
     ``h_next = tanh(x @ Wx + h_prev @ Wh + b)`` with x (N, D), h_prev (N, H), Wx (D, H),
@@ -99,7 +99,7 @@ def check_rnn_step_forward(learner_fn: Callable) -> Feedback:
         variants=STEP_VARIANTS,
         exception_hint=matmul_hint,
     )
-    return run(ex, learner_fn, [_step_case(r) for r in step_cases()])
+    return run(ex, learner_fn, [_step_case(r) for r in step_cases()], time_limit=time_limit)
 
 
 # -- a whole sequence -------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def _time_major(case: Case) -> tuple:
     return run_rnn(case.raw).transpose(1, 0, 2), None
 
 
-def check_rnn_forward(learner_fn: Callable) -> Feedback:
+def check_rnn_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)``: x (N, T, D), h0 (N, H) -> h (N, T, H)."""
     ex = Exercise(
         name="rnn_forward",
@@ -191,4 +191,4 @@ def check_rnn_forward(learner_fn: Callable) -> Feedback:
                 raw=r,
             )
         )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)

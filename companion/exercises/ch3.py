@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from companion.exercises._common import copies, generator, matmul_hint, normal
+from companion.exercises._common import copies, generator, matmul_hint, normal, own_forward_caches
 from companion.exercises.ch2 import check_rnn_forward, check_rnn_step_forward, run_rnn, seq_cases, step_cases
-from companion.exercises.feedback import Feedback, failed
+from companion.exercises.feedback import Feedback
 from companion.exercises.runner import Array, Case, Dict, Exercise, Scalar, Tuple, Variant, run
 from companion.numpy.bptt import truncated_rnn_backward
 from companion.numpy.optim import clip_grad_norm
@@ -23,14 +23,18 @@ __all__ = [
 ]
 
 
-def _own_forward_feedback(name: str, forward_name: str, verdict: Feedback) -> Feedback:
-    return failed(
-        name,
-        f"Your {forward_name} does not pass its own check yet, so its cache cannot be trusted:",
-        *("  " + line for line in verdict.lines),
-        f"Fix {forward_name} first, or call check_{name}({name}) without `forward=` to use the "
-        "reference forward pass and its cache.",
-    )
+def with_own_cache(hint: Callable[[BaseException, Any], str | None], forward_name: str) -> Callable:
+    """An exception hint that also says the cache came from the learner's own forward (``forward=``)."""
+
+    def combined(exc: BaseException, case: Any) -> str | None:
+        text = hint(exc, case)
+        own = (
+            f"the cache came from your own {forward_name} (forward=): check that it holds what your backward "
+            "unpacks, in that order."
+        )
+        return f"{text} Also, {own}" if text else own[0].upper() + own[1:]
+
+    return combined
 
 
 def _grad_outputs(*names_axes: tuple[str, str]) -> Tuple:
@@ -101,7 +105,9 @@ STEP_BACKWARD_VARIANTS = (
 )
 
 
-def check_rnn_step_backward(learner_fn: Callable, forward: Callable | None = None) -> Feedback:
+def check_rnn_step_backward(
+    learner_fn: Callable, forward: Callable | None = None, *, time_limit: float | None = None
+) -> Feedback:
     """Check ``rnn_step_backward(dh_next, cache) -> (dx, dh_prev, dWx, dWh, db)``.
 
     ``cache`` comes from the reference :func:`~companion.numpy.rnn.rnn_step_forward`
@@ -109,22 +115,27 @@ def check_rnn_step_backward(learner_fn: Callable, forward: Callable | None = Non
     own ``forward=rnn_step_forward``, whose cache your backward then receives.
     """
     name = "rnn_step_backward"
+    raws = step_cases(name)
+    arg_sets = [(r["x"], r["h_prev"], r["Wx"], r["Wh"], r["b"]) for r in raws]
+    own = None
     if forward is not None:
-        verdict = check_rnn_step_forward(forward)
-        if not verdict.passed:
-            return _own_forward_feedback(name, "rnn_step_forward", verdict)
+        own = own_forward_caches(
+            name, "rnn_step_forward", forward, check_rnn_step_forward, arg_sets, 1,
+            "(x, h_prev, Wx, Wh, h_next)", time_limit,
+        )
+        if isinstance(own, Feedback):
+            return own
     ex = Exercise(
         name=name,
         signature="rnn_step_backward(dh_next, cache)",
         returns=_grad_outputs(("dx", "N D"), ("dh_prev", "N H"), ("dWx", "D H"), ("dWh", "H H"), ("db", "H")),
         variants=STEP_BACKWARD_VARIANTS,
-        exception_hint=matmul_hint,
+        exception_hint=matmul_hint if own is None else with_own_cache(matmul_hint, "rnn_step_forward"),
     )
     cases = []
-    for r in step_cases(name):
-        args = (r["x"], r["h_prev"], r["Wx"], r["Wh"], r["b"])
+    for k, (r, args) in enumerate(zip(raws, arg_sets)):
         _, ref_cache = rnn_step_forward(*copies(*args))
-        cache = ref_cache if forward is None else forward(*copies(*args))[1]
+        cache = ref_cache if own is None else own[k]
         cases.append(
             Case(
                 args=copies(r["dh"], cache),
@@ -134,7 +145,7 @@ def check_rnn_step_backward(learner_fn: Callable, forward: Callable | None = Non
                 raw=r,
             )
         )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- a whole sequence -------------------------------------------------------------------------
@@ -223,10 +234,10 @@ SEQ_BACKWARD_VARIANTS = (
 )
 
 
-def _seq_case(r: dict[str, Any], name: str, forward: Callable | None, truncation: int | None = None) -> Case:
+def _seq_case(r: dict[str, Any], name: str, own_cache: Any = None, truncation: int | None = None) -> Case:
     args = (r["x"], r["h0"], r["Wx"], r["Wh"], r["b"])
     _, ref_cache = rnn_forward(*copies(*args))
-    cache = ref_cache if forward is None else forward(*copies(*args))[1]
+    cache = ref_cache if own_cache is None else own_cache
     extra = () if truncation is None else (truncation,)
     if truncation is None:
         expected = rnn_backward(*copies(r["dh"], ref_cache))
@@ -247,7 +258,9 @@ def _seq_case(r: dict[str, Any], name: str, forward: Callable | None, truncation
 SEQ_GRADS = (("dx", "N T D"), ("dh0", "N H"), ("dWx", "D H"), ("dWh", "H H"), ("db", "H"))
 
 
-def check_rnn_backward(learner_fn: Callable, forward: Callable | None = None) -> Feedback:
+def check_rnn_backward(
+    learner_fn: Callable, forward: Callable | None = None, *, time_limit: float | None = None
+) -> Feedback:
     """Check ``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)`` (full BPTT).
 
     ``dh`` (N, T, H) is the loss's gradient with respect to every h_t.  ``cache``
@@ -255,18 +268,23 @@ def check_rnn_backward(learner_fn: Callable, forward: Callable | None = None) ->
     ``x, h0, Wx, Wh, h, nonlinearity``) unless you pass ``forward=rnn_forward``.
     """
     name = "rnn_backward"
+    raws = seq_cases(name)
+    own: Any = [None] * len(raws)
     if forward is not None:
-        verdict = check_rnn_forward(forward)
-        if not verdict.passed:
-            return _own_forward_feedback(name, "rnn_forward", verdict)
+        arg_sets = [(r["x"], r["h0"], r["Wx"], r["Wh"], r["b"]) for r in raws]
+        own = own_forward_caches(
+            name, "rnn_forward", forward, check_rnn_forward, arg_sets, 1, "(x, h0, Wx, Wh, h)", time_limit
+        )
+        if isinstance(own, Feedback):
+            return own
     ex = Exercise(
         name=name,
         signature="rnn_backward(dh, cache)",
         returns=_grad_outputs(*SEQ_GRADS),
         variants=SEQ_BACKWARD_VARIANTS,
-        exception_hint=matmul_hint,
+        exception_hint=matmul_hint if forward is None else with_own_cache(matmul_hint, "rnn_forward"),
     )
-    return run(ex, learner_fn, [_seq_case(r, name, forward) for r in seq_cases(name)])
+    return run(ex, learner_fn, [_seq_case(r, name, c) for r, c in zip(raws, own)], time_limit=time_limit)
 
 
 # -- truncated BPTT ---------------------------------------------------------------------------
@@ -285,7 +303,7 @@ def _truncated(shift: int = 0, chunked: bool = False, **kw: Any) -> Callable[[Ca
     return variant
 
 
-def check_truncated_rnn_backward(learner_fn: Callable) -> Feedback:
+def check_truncated_rnn_backward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``truncated_rnn_backward(dh, cache, truncation)``.
 
     The loss at step t backpropagates through the steps t, t-1, ..., t - truncation + 1
@@ -338,7 +356,7 @@ def check_truncated_rnn_backward(learner_fn: Callable) -> Feedback:
         N=2, T=7, D=2, H=3,
     )
     cases = [_seq_case(r, name, None, k) for r, k in zip([*rng_cases, extra], TRUNCATIONS)]
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- gradient clipping ------------------------------------------------------------------------
@@ -396,12 +414,35 @@ def _clip_variant(kind: str) -> Callable[[Case], tuple]:
     return variant
 
 
-def check_clip_grad_norm(learner_fn: Callable) -> Feedback:
+def _new_dict_of_new_arrays(case: Case, got: Any) -> str | None:
+    """The exercise promises "a new dict of new arrays": no input dict or array is handed back."""
+    grads, clipped = case.args[0], got[0]
+    below = _global_norm(grads) <= case.args[1]
+    when = " (here the norm is below max_norm, so nothing needed scaling, but the result must still be new)"
+    if clipped is grads:
+        return (
+            "It returned the input dict itself as clipped" + (when if below else "") + ": build a new dict, "
+            "e.g. {k: g * scale for k, g in grads.items()}, so the caller's gradients stay as they were."
+        )
+    for k, g in grads.items():
+        if clipped[k] is g or np.shares_memory(clipped[k], g):
+            what = "is the input array" if clipped[k] is g else "shares memory with (is a view of)"
+            return (
+                f"clipped[{k!r}] {what} grads[{k!r}]" + (when if below else "") + ": return new arrays "
+                "(g * scale, or g.copy() when no scaling is needed), so changing the clipped gradients later "
+                "cannot change the inputs."
+            )
+    return None
+
+
+def check_clip_grad_norm(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``clip_grad_norm(grads, max_norm) -> (clipped, total_norm)``.
 
     All gradients are rescaled by one factor ``min(1, max_norm / (total_norm + 1e-6))``
     where ``total_norm = sqrt(sum of squares of every entry of every array)``; the
-    inputs are left untouched and ``total_norm`` is the norm before clipping.
+    inputs are left untouched, ``clipped`` is a new dict of new arrays (neither the
+    input dict nor its arrays, nor views of them) and ``total_norm`` is the norm before
+    clipping.
     """
     ex = Exercise(
         name="clip_grad_norm",
@@ -433,5 +474,6 @@ def check_clip_grad_norm(learner_fn: Callable) -> Feedback:
                 _clip_variant("value"),
             ),
         ),
+        requirements=(_new_dict_of_new_arrays,),
     )
-    return run(ex, learner_fn, _clip_cases())
+    return run(ex, learner_fn, _clip_cases(), time_limit=time_limit)

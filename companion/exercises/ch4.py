@@ -24,10 +24,14 @@ LOSS_SIZES = (
 )
 
 
-def _loss_inputs(name: str) -> list[dict[str, Any]]:
+#: The extra case of the masked loss: ``mask=None`` (every token counts), as its exercise text promises.
+NO_MASK_SIZE = (2, 3, 5, (3, 3), 0.0)
+
+
+def _loss_inputs(name: str, with_none: bool = False) -> list[dict[str, Any]]:
     rng = generator(name)
     out = []
-    for N, T, V, lengths, offset in LOSS_SIZES:
+    for N, T, V, lengths, offset in LOSS_SIZES + ((NO_MASK_SIZE,) if with_none else ()):
         lengths = np.array(lengths)
         mask = np.arange(T)[None, :] < lengths[:, None]
         out.append(
@@ -36,14 +40,28 @@ def _loss_inputs(name: str) -> list[dict[str, Any]]:
                 "y": rng.integers(0, V, size=(N, T)),
                 "mask": mask,
                 "N": N, "T": T, "V": V, "lengths": lengths, "offset": offset,
+                "mask_arg": mask,
             }
         )
+    if with_none:
+        out[-1]["mask_arg"] = None  # the variants keep reading r["mask"] (all True)
     return out
 
 
 def _label(r: dict[str, Any]) -> str:
     big = ", logits near 1e4" if r["offset"] else ""
+    if r["mask_arg"] is None:
+        return f"N={r['N']}, T={r['T']}, V={r['V']}, mask=None (every token counts){big}"
     return f"N={r['N']}, T={r['T']}, V={r['V']}, lengths={[int(n) for n in r['lengths']]}{big}"
+
+
+def _none_mask_hint(exc: BaseException, case: Any) -> str | None:
+    if len(case.args) == 3 and case.args[2] is None:
+        return (
+            "this case passes mask=None, which means every token counts (the exercise says the checker may pass "
+            "None): start with `if mask is None: mask = np.ones(y.shape, dtype=bool)`."
+        )
+    return None
 
 
 def _loss_variant(kind: str) -> Callable[[Case], tuple]:
@@ -132,11 +150,12 @@ def _overflow_hint(case: Case, got: Any, problem: Problem) -> str | None:
     return None
 
 
-def check_temporal_softmax_cross_entropy(learner_fn: Callable) -> Feedback:
+def check_temporal_softmax_cross_entropy(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``temporal_softmax_cross_entropy(logits, y, mask) -> (loss, dlogits)``.
 
     logits (N, T, V), y (N, T) int, mask (N, T) bool; the loss is the mean negative
-    log-likelihood over real (mask True) tokens, dlogits its gradient (N, T, V).
+    log-likelihood over real (mask True) tokens, dlogits its gradient (N, T, V).  The
+    last case passes ``mask=None``: every token counts.
     """
     ex = Exercise(
         name="temporal_softmax_cross_entropy",
@@ -144,10 +163,11 @@ def check_temporal_softmax_cross_entropy(learner_fn: Callable) -> Feedback:
         returns=Tuple(Scalar("loss"), Array("dlogits", axes="N T V", gradient=True)),
         variants=LOSS_VARIANTS,
         hints=(_overflow_hint,),
+        exception_hint=_none_mask_hint,
     )
     cases = []
-    for r in _loss_inputs("temporal_softmax_cross_entropy"):
-        args = (r["logits"], r["y"], r["mask"])
+    for r in _loss_inputs("temporal_softmax_cross_entropy", with_none=True):
+        args = (r["logits"], r["y"], r["mask_arg"])
         cases.append(
             Case(
                 args=copies(*args),
@@ -157,7 +177,7 @@ def check_temporal_softmax_cross_entropy(learner_fn: Callable) -> Feedback:
                 raw=r,
             )
         )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- perplexity ---------------------------------------------------------------------------------
@@ -191,7 +211,7 @@ def _ppl_variant(kind: str) -> Callable[[Case], float]:
     return variant
 
 
-def check_perplexity(learner_fn: Callable) -> Feedback:
+def check_perplexity(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``perplexity_from_logits(logits, y, mask) -> float``: exp of the token-weighted mean NLL."""
     ex = Exercise(
         name="perplexity_from_logits",
@@ -234,13 +254,13 @@ def check_perplexity(learner_fn: Callable) -> Feedback:
                 raw=r,
             )
         )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- bits per character -------------------------------------------------------------------------
 
 
-def check_bits_per_char(learner_fn: Callable) -> Feedback:
+def check_bits_per_char(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``bits_per_char(mean_nll) -> float``: the mean NLL in nats converted to bits (``/ ln 2``)."""
     ex = Exercise(
         name="bits_per_char",
@@ -270,4 +290,4 @@ def check_bits_per_char(learner_fn: Callable) -> Feedback:
         Case(args=(v,), expected=bits_per_char(v), label=f"mean_nll={v:.6g}", raw={"nll": v})
         for v in (math.log(4.0), 2.3, 0.05, 4.1, 0.0)
     ]
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)

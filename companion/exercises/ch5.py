@@ -6,10 +6,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from companion.exercises._common import copies, generator, normal, sigmoid
+from companion.exercises._common import broadcast_hint, copies, generator, is_matmul_error, normal, own_forward_caches, sigmoid
 from companion.exercises.ch2 import STEP_SIZES
-from companion.exercises.feedback import Feedback, failed
-from companion.exercises.runner import Anything, Array, Case, Exercise, Tuple, Variant, run
+from companion.exercises.ch3 import with_own_cache
+from companion.exercises.feedback import Feedback
+from companion.exercises.runner import LSTM_GATES, Anything, Array, Case, Exercise, Output, Problem, Tuple, Variant, run
 from companion.numpy.gru import gru_step_forward
 from companion.numpy.lstm import lstm_step_backward, lstm_step_forward
 
@@ -17,13 +18,60 @@ __all__ = ["check_lstm_step_forward", "check_lstm_step_backward", "check_gru_ste
 
 
 def _gate_hint(exc: BaseException, case: Any) -> str | None:
-    msg = str(exc)
-    if isinstance(exc, ValueError) and ("matmul" in msg or "broadcast" in msg or "shapes" in msg):
+    if is_matmul_error(exc):
         return (
-            "a shape mismatch. x (N, D) @ Wx (D, kH) and h_prev (N, H) @ Wh (H, kH) give all gates at once, "
-            "(N, kH); gate j is the column block a[:, j*H:(j+1)*H]. The checker uses D != H."
+            "a shape mismatch in a matrix product. x (N, D) @ Wx (D, kH) and h_prev (N, H) @ Wh (H, kH) give all "
+            "gates at once, (N, kH); gate j is the column block a[:, j*H:(j+1)*H]. The checker uses D != H."
         )
-    return None
+    return broadcast_hint(exc, case)
+
+
+#: A pre-activation this large saturates a gate: sigmoid(+-40) is 1 or 0 to float64 precision.
+SATURATE = 40.0
+
+
+def _saturated(case: Case, where: tuple[int, int, int], blocks: dict[int, int], reference: Callable) -> Case:
+    """The same case with some gate blocks pushed to +-SATURATE (that gate fully open or shut).
+
+    ``where`` gives the argument positions of x, Wx and the (input-side) bias.  The push
+    goes through both the bias and a constant input feature (``x[:, 0] = 1`` with a large
+    weight), so a function that forgot one of the two still sees a saturated gate.
+    """
+    xi, wi, bi = where
+    H = case.dims["H"]
+    args = list(copies(*case.args))
+    x, Wx, b = args[xi].copy(), args[wi].copy(), args[bi].copy()
+    x[:, 0] = 1.0
+    for k, sign in blocks.items():
+        b[k * H : (k + 1) * H] += sign * SATURATE
+        Wx[0, k * H : (k + 1) * H] += sign * SATURATE
+    args[xi], args[wi], args[bi] = x, Wx, b
+    return Case(args=tuple(args), expected=reference(*copies(*args)), label=case.label, dims=case.dims)
+
+
+def _gate_probes(
+    output: Output,
+    where: tuple[int, int, int],
+    reference: Callable,
+    probes: tuple[tuple[dict[int, int], str], ...],
+) -> Callable[[Case, Any, Problem, Callable[[Case], Any]], list[str]]:
+    """A diagnosis that reruns the learner's step with gates saturated, to name the gate that is wrong.
+
+    Each probe is ``(blocks, message)``: ``blocks`` maps a gate block to +1/-1 (open or
+    shut); the message of the first probe the learner's function gets wrong is reported.
+    """
+
+    def diagnose(case: Case, got: Any, problem: Problem, ask: Callable[[Case], Any]) -> list[str]:
+        for blocks, message in probes:
+            probe = _saturated(case, where, blocks, reference)
+            answer = ask(probe)
+            if answer is None:
+                return []
+            if output.check(answer, probe.expected, probe) is not None:
+                return [f"Gate by gate (the checker reran your step with gates forced open or shut): {message}"]
+        return []
+
+    return diagnose
 
 
 def _gated_inputs(name: str, gates: int) -> list[dict[str, Any]]:
@@ -88,7 +136,10 @@ def _lstm_forward_variant(kind: str) -> Callable[[Case], tuple]:
     return variant
 
 
-def check_lstm_step_forward(learner_fn: Callable) -> Feedback:
+LSTM_FORWARD_OUTPUT = Tuple(Array("h_next", axes="N H"), Array("c_next", axes="N H"), Anything("cache"))
+
+
+def check_lstm_step_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b) -> (h_next, c_next, cache)``.
 
     Gate blocks are stacked ``[i, f, g, o]`` along the 4H axis of Wx (D, 4H), Wh (H, 4H), b (4H,).
@@ -96,7 +147,7 @@ def check_lstm_step_forward(learner_fn: Callable) -> Feedback:
     ex = Exercise(
         name="lstm_step_forward",
         signature="lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)",
-        returns=Tuple(Array("h_next", axes="N H"), Array("c_next", axes="N H"), Anything("cache")),
+        returns=LSTM_FORWARD_OUTPUT,
         variants=(
             Variant(
                 "you read the gates in the order i, f, o, g; the blocks are stacked [i, f, g, o] (as in PyTorch): "
@@ -127,13 +178,41 @@ def check_lstm_step_forward(learner_fn: Callable) -> Feedback:
             ),
         ),
         exception_hint=_gate_hint,
+        diagnose=_gate_probes(
+            LSTM_FORWARD_OUTPUT,
+            (0, 3, 5),
+            lambda *a: lstm_step_forward(*a)[:2] + (None,),
+            (
+                (
+                    {0: -1, 1: +1, 3: +1},
+                    "with the forget gate f = 1, the input gate i = 0 and o = 1, c_next must equal c_prev and "
+                    "h_next = tanh(c_prev), and yours does not: check the forget gate f (block 1, columns H:2H) "
+                    "and c_next = f * c_prev + i * g.",
+                ),
+                (
+                    {0: +1, 1: -1, 3: +1},
+                    "with i = 1, f = 0 and o = 1, c_next must equal the candidate g and h_next = tanh(g), and "
+                    "yours does not: check the candidate g (block 2, columns 2H:3H, a tanh).",
+                ),
+                (
+                    {1: -1, 3: +1},
+                    "with f = 0 and o = 1, c_next must equal i * g, and yours does not: check the input gate i "
+                    "(block 0, columns 0:H, a sigmoid).",
+                ),
+                (
+                    {},
+                    "f, g and i are right (every probe above had o = 1), so check the output gate o (block 3, "
+                    "columns 3H:4H, a sigmoid) and h_next = o * tanh(c_next).",
+                ),
+            ),
+        ),
     )
     cases = []
     for r in _gated_inputs("lstm_step_forward", 4):
         args = (r["x"], r["h_prev"], r["c_prev"], r["Wx"], r["Wh"], r["b"])
         expected = lstm_step_forward(*copies(*args))
         cases.append(Case(args=copies(*args), expected=expected, label=_label(r), dims=_dims(r), raw=r))
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- LSTM backward ----------------------------------------------------------------------------
@@ -170,7 +249,61 @@ def _lstm_backward_variant(kind: str) -> Callable[[Case], tuple]:
     return variant
 
 
-def check_lstm_step_backward(learner_fn: Callable, forward: Callable | None = None) -> Feedback:
+#: The backward step's outputs; wrong values are reported gate-shaped gradients first (they name the gate).
+LSTM_BACKWARD_OUTPUT = Tuple(
+    Array("dx", axes="N D", gradient=True, what="dL/dx_t, the gradient for this step's input"),
+    Array("dh_prev", axes="N H", gradient=True, what="dL/dh_{t-1}, sent back to the previous step's hidden state"),
+    Array("dc_prev", axes="N H", gradient=True, what="dL/dc_{t-1}, sent back to the previous step's cell state"),
+    Array("dWx", axes="D 4H", gradient=True, what="gate blocks [i, f, g, o] along the columns"),
+    Array("dWh", axes="H 4H", gradient=True, what="gate blocks [i, f, g, o] along the columns"),
+    Array("db", axes="4H", gradient=True, what="gate blocks [i, f, g, o]"),
+    order=(5, 3, 4, 2, 1, 0),
+)
+
+_LSTM_DA = {
+    "i": "da_i = dc * g * i * (1 - i)",
+    "f": "da_f = dc * c_prev * f * (1 - f)",
+    "g": "da_g = dc * i * (1 - g**2)",
+    "o": "da_o = dh_next * tanh_c * o * (1 - o)",
+}
+
+
+def _lstm_backward_gates(case: Case, got: Any, problem: Problem, ask: Callable[[Case], Any]) -> list[str]:
+    """Which gate's pre-activation gradient is wrong, read from the column blocks of db, dWx and dWh."""
+    H = case.dims["H"]
+    right = {}
+    for k, gate in enumerate("ifgo"):
+        cols = slice(k * H, (k + 1) * H)
+        right[gate] = all(
+            Array("part", gradient=True).check(np.asarray(got[j])[..., cols], case.expected[j][..., cols], case) is None
+            for j in (3, 4, 5)
+        )
+    names = dict(zip("ifgo", LSTM_GATES))
+    if all(right.values()):
+        wrong = [n for j, n in ((0, "dx"), (1, "dh_prev"), (2, "dc_prev")) if
+                 Array(n, gradient=True).check(got[j], case.expected[j], case) is not None]
+        lines = ["Gate by gate: the gradients of all four gate pre-activations (da_i, da_f, da_g, da_o, seen in "
+                 "the column blocks of db, dWx and dWh) are right."]
+        if "dc_prev" in wrong:
+            lines.append("dc_prev (for the previous step's cell c_{t-1}) is wrong: dc_prev = dc * f.")
+        if "dx" in wrong or "dh_prev" in wrong:
+            lines.append("So the error is in the last products: dx = da @ Wx.T and dh_prev = da @ Wh.T, with da the "
+                         "four blocks stacked in the order [i, f, g, o].")
+        return lines
+    status = ", ".join(f"{names[g]} {'right' if right[g] else 'WRONG'}" for g in "ifgo")
+    lines = [f"Gate by gate (da_i, da_f, da_g, da_o, seen in the column blocks of db, dWx and dWh): {status}."]
+    if not right["i"] and not right["f"] and not right["g"] and right["o"]:
+        lines.append("i, f and g are the gates that go through the cell gradient dc, so check it first: "
+                     "dc = dc_next + dh_next * o * (1 - tanh_c**2).")
+    else:
+        lines.append("Check " + "; ".join(_LSTM_DA[g] for g in "ifgo" if not right[g])
+                     + " (dc = dc_next + dh_next * o * (1 - tanh_c**2)).")
+    return lines
+
+
+def check_lstm_step_backward(
+    learner_fn: Callable, forward: Callable | None = None, *, time_limit: float | None = None
+) -> Feedback:
     """Check ``lstm_step_backward(dh_next, dc_next, cache) -> (dx, dh_prev, dc_prev, dWx, dWh, db)``.
 
     ``cache`` is the reference :class:`~companion.numpy.lstm.LSTMStepCache`
@@ -178,26 +311,20 @@ def check_lstm_step_backward(learner_fn: Callable, forward: Callable | None = No
     ``forward=lstm_step_forward``.
     """
     name = "lstm_step_backward"
+    raws = _gated_inputs(name, 4)
+    arg_sets = [(r["x"], r["h_prev"], r["c_prev"], r["Wx"], r["Wh"], r["b"]) for r in raws]
+    own = None
     if forward is not None:
-        verdict = check_lstm_step_forward(forward)
-        if not verdict.passed:
-            return failed(
-                name,
-                "Your lstm_step_forward does not pass its own check yet, so its cache cannot be trusted:",
-                *("  " + line for line in verdict.lines),
-                f"Fix lstm_step_forward first, or call check_{name}({name}) without `forward=`.",
-            )
+        own = own_forward_caches(
+            name, "lstm_step_forward", forward, check_lstm_step_forward, arg_sets, 2,
+            "(x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)", time_limit,
+        )
+        if isinstance(own, Feedback):
+            return own
     ex = Exercise(
         name=name,
         signature="lstm_step_backward(dh_next, dc_next, cache)",
-        returns=Tuple(
-            Array("dx", axes="N D", gradient=True),
-            Array("dh_prev", axes="N H", gradient=True),
-            Array("dc_prev", axes="N H", gradient=True),
-            Array("dWx", axes="D 4H", gradient=True),
-            Array("dWh", axes="H 4H", gradient=True),
-            Array("db", axes="4H", gradient=True),
-        ),
+        returns=LSTM_BACKWARD_OUTPUT,
         variants=(
             Variant(
                 "the cell gradient misses the path through h: dc = dc_next + dh_next * o * (1 - tanh(c_next)**2).",
@@ -224,13 +351,13 @@ def check_lstm_step_backward(learner_fn: Callable, forward: Callable | None = No
                 _lstm_backward_variant("g_sigmoid_derivative"),
             ),
         ),
-        exception_hint=_gate_hint,
+        exception_hint=_gate_hint if own is None else with_own_cache(_gate_hint, "lstm_step_forward"),
+        diagnose=_lstm_backward_gates,
     )
     cases = []
-    for r in _gated_inputs(name, 4):
-        args = (r["x"], r["h_prev"], r["c_prev"], r["Wx"], r["Wh"], r["b"])
+    for k, (r, args) in enumerate(zip(raws, arg_sets)):
         ref_cache = lstm_step_forward(*copies(*args))[2]
-        cache = ref_cache if forward is None else forward(*copies(*args))[2]
+        cache = ref_cache if own is None else own[k]
         cases.append(
             Case(
                 args=copies(r["dh"], r["dc"], cache),
@@ -240,7 +367,7 @@ def check_lstm_step_backward(learner_fn: Callable, forward: Callable | None = No
                 raw=r,
             )
         )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- GRU forward ------------------------------------------------------------------------------
@@ -274,7 +401,10 @@ def _gru_variant(kind: str) -> Callable[[Case], tuple]:
     return variant
 
 
-def check_gru_step_forward(learner_fn: Callable) -> Feedback:
+GRU_OUTPUT = Tuple(Array("h_next", axes="N H"), Anything("cache"))
+
+
+def check_gru_step_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``gru_step_forward(x, h_prev, Wx, Wh, bx, bh) -> (h_next, cache)`` (PyTorch form).
 
     Blocks ``[r, z, n]`` along 3H; ``n = tanh(x Wx_n + bx_n + r * (h_prev Wh_n + bh_n))``,
@@ -283,7 +413,7 @@ def check_gru_step_forward(learner_fn: Callable) -> Feedback:
     ex = Exercise(
         name="gru_step_forward",
         signature="gru_step_forward(x, h_prev, Wx, Wh, bx, bh)",
-        returns=Tuple(Array("h_next", axes="N H"), Anything("cache")),
+        returns=GRU_OUTPUT,
         variants=(
             Variant(
                 "you applied r before the product, (r * h_prev) @ Wh_n: that is the original form of Cho et al. "
@@ -308,10 +438,39 @@ def check_gru_step_forward(learner_fn: Callable) -> Feedback:
             Variant("the candidate n uses tanh, not the sigmoid.", _gru_variant("n_sigmoid")),
         ),
         exception_hint=_gate_hint,
+        diagnose=_gate_probes(
+            GRU_OUTPUT,
+            (0, 2, 4),
+            lambda *a: (gru_step_forward(*a)[0], None),
+            (
+                (
+                    {1: +1},
+                    "with the update gate z forced to 1, h_next must equal h_prev, and yours does not: "
+                    "check z = sigmoid of block 1 (columns H:2H) of both sides and h_next = (1 - z) * n + z * h_prev.",
+                ),
+                (
+                    {0: +1, 1: -1},
+                    "with z = 0 and the reset gate r = 1, h_next must equal the candidate n, "
+                    "n = tanh(x Wx_n + bx_n + h_prev Wh_n + bh_n) (block 2, columns 2H:3H), and yours does not: "
+                    "check n.",
+                ),
+                (
+                    {0: -1, 1: -1},
+                    "with z = 0 and r = 0, the hidden side of n must vanish completely, h_next = n = "
+                    "tanh(x Wx_n + bx_n), and yours does not: the reset gate multiplies the whole hidden side, "
+                    "r * (h_prev @ Wh_n + bh_n).",
+                ),
+                (
+                    {1: -1},
+                    "with z = 0, h_next must equal n, and yours does not although n is right for r = 0 and r = 1: "
+                    "check the reset gate r = sigmoid of block 0 (columns 0:H) of both sides.",
+                ),
+            ),
+        ),
     )
     cases = []
     for r in _gated_inputs("gru_step_forward", 3):
         args = (r["x"], r["h_prev"], r["Wx"], r["Wh"], r["bx"], r["bh"])
         expected = gru_step_forward(*copies(*args))
         cases.append(Case(args=copies(*args), expected=expected, label=_label(r), dims=_dims(r), raw=r))
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)

@@ -15,6 +15,7 @@ from companion.exercises.runner import (
     Exercise,
     Integer,
     IntList,
+    LoopFree,
     Output,
     Problem,
     Scalar,
@@ -73,7 +74,7 @@ def _rows_sum_to_one(case: Case, got: Any, problem: Problem) -> str | None:
     return None
 
 
-def check_softmax_with_temperature(learner_fn: Callable) -> Feedback:
+def check_softmax_with_temperature(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``softmax_with_temperature(logits, temperature)``: softmax(logits / temperature) over the last axis."""
     rng = generator("softmax_with_temperature")
     specs = [((4, 6), 0.5, 0.0), ((5,), 2.0, 0.0), ((2, 3, 7), 1.0, 0.0), ((3, 5), 0.7, 1e3), ((1, 4), 10.0, 0.0)]
@@ -118,7 +119,7 @@ def check_softmax_with_temperature(learner_fn: Callable) -> Feedback:
         ),
         hints=(_rows_sum_to_one,),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- sampling the next token -------------------------------------------------------------------
@@ -131,8 +132,20 @@ class TokenIds(Output):
 
     def check(self, got: Any, exp: Any, case: Case, key: tuple = ()) -> Problem | None:
         if isinstance(exp, (int, np.integer)):
-            return Integer("sampled token (1-D logits give one int)").check(got, exp, case, key)
-        return Array("tokens", axes="N", dtype="int").check(got, exp, case, key)
+            p = Integer("sampled token (1-D logits give one int)").check(got, exp, case, key)
+            if p is not None and p.kind == "values":
+                p.lines = [f"Wrong sampled token: expected token {int(exp)}, got token {int(got)}."]
+            return p
+        p = Array("tokens", axes="N", dtype="int").check(got, exp, case, key)
+        if p is not None and p.kind == "values":
+            g, e = np.asarray(got), np.asarray(exp)
+            rows = np.flatnonzero(g != e)
+            n = int(rows[0])
+            p.lines = [
+                f"Wrong sampled tokens: {len(rows)} of {len(e)} rows differ; the first is row {n}: expected token "
+                f"{int(e[n])}, got token {int(g[n])}."
+            ]
+        return p
 
     def same(self, got: Any, exp: Any) -> bool:
         try:
@@ -141,26 +154,40 @@ class TokenIds(Output):
             return False
 
 
+def _filtered_probs(r: dict[str, Any], kind: str = "ok") -> np.ndarray:
+    """Rows of probabilities as the reference forms them, or with one known mistake."""
+    z = np.atleast_2d(r["logits"]).astype(float)
+    T, k = r["temperature"], r["top_k"]
+    if k is not None and kind not in ("ignore_top_k", "top_k_after_softmax"):
+        if kind == "smallest_k":
+            kth = np.sort(z, axis=-1)[:, k - 1 : k]
+            z = np.where(z <= kth, z, -np.inf)
+        else:
+            kk = min(k + 1, z.shape[1]) if kind == "top_k_plus_one" else k
+            kth = np.sort(z, axis=-1)[:, -kk][:, None]
+            z = np.where(z >= kth, z, -np.inf)
+    scaled = z * T if kind == "multiply" else (z if kind == "no_temperature" else z / T)
+    p = softmax(scaled)
+    if kind == "top_k_after_softmax" and k is not None:
+        kth = np.sort(z, axis=-1)[:, -k][:, None]
+        p = np.where(z >= kth, p, 0.0)  # not renormalised
+    return p
+
+
 def _sample_variant(kind: str) -> Callable[[Case], Any]:
     def variant(case: Case) -> Any:
         r = case.raw
-        z = np.atleast_2d(r["logits"]).astype(float)
-        T, k = r["temperature"], r["top_k"]
+        p = _filtered_probs(r, kind)
         rng = np.random.default_rng(r["seed"])
-        if k is not None and kind != "ignore_top_k":
-            if kind == "smallest_k":
-                kth = np.sort(z, axis=-1)[:, k - 1 : k]
-                z = np.where(z <= kth, z, -np.inf)
-            else:
-                kth = np.sort(z, axis=-1)[:, -k][:, None]
-                z = np.where(z >= kth, z, -np.inf)
-        p = softmax(z * T if kind == "multiply" else z / T)
         if kind == "greedy":
             out = p.argmax(axis=-1)
         else:
-            u = rng.random(p.shape[0])
+            u = np.full(p.shape[0], rng.random()) if kind == "one_u" else rng.random(p.shape[0])
             cdf = np.cumsum(p, axis=-1)
-            out = np.array([np.searchsorted(c, ui * c[-1], side="right") for c, ui in zip(cdf, u)])
+            total = (lambda c: 1.0) if kind == "top_k_after_softmax" else (lambda c: c[-1])
+            out = np.array(
+                [min(np.searchsorted(c, ui * total(c), side="right"), len(c) - 1) for c, ui in zip(cdf, u)]
+            )
         return int(out[0]) if np.ndim(r["logits"]) == 1 else out.astype(np.int64)
 
     return variant
@@ -184,7 +211,61 @@ def _outside_top_k(case: Case, got: Any, problem: Problem) -> str | None:
     return None
 
 
-def check_sample_next(learner_fn: Callable) -> Feedback:
+def _draws(seed: int, after: dict[str, Any], most: int) -> int | None:
+    """How many ``rng.random()`` numbers a generator seeded with ``seed`` gave to reach state ``after``."""
+    g = np.random.default_rng(seed)
+    for d in range(most + 1):
+        if g.bit_generator.state == after:
+            return d
+        g.random()
+    return None
+
+
+def _sampling_diagnosis(case: Case, got: Any, problem: Problem, ask: Callable[[Case], Any]) -> list[str]:
+    """Which draw went wrong: generator not used, too many or too few uniforms, or the row where it differs."""
+    r = case.raw
+    z = np.atleast_2d(r["logits"])
+    N, V = z.shape
+
+    def fresh() -> tuple[Case, np.random.Generator]:
+        rng = np.random.default_rng(r["seed"])
+        kwargs = {**case.kwargs, "rng": rng}
+        return Case(args=copies(*case.args), kwargs=kwargs, expected=case.expected, label=case.label), rng
+
+    probe1, rng1 = fresh()
+    first = ask(probe1)
+    probe2, _ = fresh()
+    second = ask(probe2)
+    if first is None or second is None:
+        return []
+    if not TokenIds().same(first, second):
+        return [
+            "Two calls with generators in the same state gave different tokens, so your function draws from "
+            "another source of randomness (np.random.*, random.random, a new default_rng()): draw from the rng "
+            "argument only."
+        ]
+    d = _draws(r["seed"], rng1.bit_generator.state, 4 * N * V + 16)
+    rows = f"one per row, u = rng.random({N})" if np.ndim(r["logits"]) == 2 else "one, u = rng.random()"
+    if d == 0:
+        return [f"It never drew a number from rng: the reference draws {rows}, and uses them for the inverse CDF."]
+    if d is None:
+        return [f"It used rng differently from the reference, which draws exactly {rows} (nothing else)."]
+    if d != N:
+        extra = " (one per token?)" if d == N * V else (" (one for all rows?)" if d == 1 else "")
+        return [f"It drew {d} uniform numbers from rng{extra}; the reference draws exactly {rows}."]
+    u = np.random.default_rng(r["seed"]).random(N)
+    g, e = np.atleast_1d(np.asarray(got)), np.atleast_1d(np.asarray(case.expected))
+    n = int(np.flatnonzero(g != e)[0])
+    return [
+        f"It drew the right number of uniforms ({d}). For row {n} the generator gives u = {u[n]:.4f}, and the "
+        f"reference's cumulative probabilities of that row (after top-k and temperature) first exceed it at token "
+        f"{int(e[n])}; yours gave token {int(g[n])}, so the probabilities or the search differ: p = "
+        "softmax(top-k-filtered logits / temperature), then np.searchsorted(np.cumsum(p), u * cdf[-1], "
+        "side=\"right\")."
+    ]
+
+
+def check_sample_next(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``sample_next(logits, temperature=..., top_k=..., rng=...)``.
 
     For every row: keep the ``top_k`` largest logits (others -> -inf) if ``top_k`` is not
@@ -236,10 +317,28 @@ def check_sample_next(learner_fn: Callable) -> Feedback:
                 "you took the argmax (greedy decoding); sample with u = rng.random() and the cumulative probabilities.",
                 _sample_variant("greedy"),
             ),
+            Variant(
+                "the temperature is missing: p = softmax(logits / temperature).",
+                _sample_variant("no_temperature"),
+            ),
+            Variant(
+                "you kept top_k + 1 tokens: the k-th largest logit is np.sort(z)[..., -top_k].",
+                _sample_variant("top_k_plus_one"),
+            ),
+            Variant(
+                "you zeroed the probabilities outside the top k AFTER the softmax without renormalising: set those "
+                "logits to -inf before the softmax (or search for u * cdf[-1], the remaining total).",
+                _sample_variant("top_k_after_softmax"),
+            ),
+            Variant(
+                "you drew ONE uniform for all rows; draw one per row, u = rng.random(N).",
+                _sample_variant("one_u"),
+            ),
         ),
         hints=(_outside_top_k,),
+        diagnose=_sampling_diagnosis,
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- the last real hidden state ----------------------------------------------------------------
@@ -251,8 +350,21 @@ def _index_hint(exc: BaseException, case: Any) -> str | None:
     return None
 
 
-def check_last_hidden(learner_fn: Callable) -> Feedback:
-    """Check ``last_hidden(h, lengths) -> (N, H)``: ``out[n] = h[n, lengths[n] - 1]``."""
+def _last_hidden_probe(N: int) -> Case:
+    """A valid input with N sequences, for the "no Python loop over the batch" check (values not graded)."""
+    rng = generator(f"last_hidden-loop-{N}")
+    T, H = 5, 3
+    h, lengths = normal(rng, N, T, H), rng.integers(1, T + 1, size=N)
+    return Case(args=(h, lengths), expected=None, label=f"N={N}, T={T}, H={H}", dims={"N": N, "T": T, "H": H})
+
+
+def check_last_hidden(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``last_hidden(h, lengths) -> (N, H)``: ``out[n] = h[n, lengths[n] - 1]``, without a Python loop.
+
+    After the values, the checker runs the function on batches of 4 and 260 sequences
+    and fails it if its Python work grows with the batch (a loop, a comprehension, a
+    ``map`` over the sequences): see :class:`~companion.exercises.runner.LoopFree`.
+    """
     rng = generator("last_hidden")
     specs = [
         ((4, 6, 3), (6, 2, 4, 1)),
@@ -304,8 +416,17 @@ def check_last_hidden(learner_fn: Callable) -> Feedback:
             ),
         ),
         exception_hint=_index_hint,
+        loop_free=LoopFree(
+            over="the batch",
+            symbol="N",
+            small=lambda: _last_hidden_probe(4),
+            large=lambda: _last_hidden_probe(260),
+            sizes=(4, 260),
+            advice="pick all the states in one indexing expression, pairing an array of batch indices with an "
+            "array of time indices (advanced indexing).",
+        ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- the padding-aware classifier ----------------------------------------------------------------
@@ -340,7 +461,7 @@ def _classifier_exception_hint(exc: BaseException, case: Any) -> str | None:
     return _index_hint(exc, case)
 
 
-def check_classifier_forward(learner_fn: Callable) -> Feedback:
+def check_classifier_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``classifier_forward(x, lengths, params) -> logits (N, C)``.
 
     x (N, T) token ids padded after each sequence; ``params`` holds ``W_embed`` (V, D),
@@ -400,7 +521,7 @@ def check_classifier_forward(learner_fn: Callable) -> Feedback:
         ),
         exception_hint=_classifier_exception_hint,
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- sliding windows ---------------------------------------------------------------------------
@@ -435,7 +556,7 @@ def _window_variant(kind: str) -> Callable[[Case], tuple]:
     return variant
 
 
-def check_sliding_windows(learner_fn: Callable) -> Feedback:
+def check_sliding_windows(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``sliding_windows(series, window, horizon) -> (X, Y)``.
 
     ``X[i] = series[i : i + window]``, ``Y[i] = series[i + window : i + window + horizon]``
@@ -483,7 +604,7 @@ def check_sliding_windows(learner_fn: Callable) -> Feedback:
             ),
         ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- seasonal naive baseline -------------------------------------------------------------------
@@ -518,7 +639,7 @@ def _wrap_hint(exc: BaseException, case: Any) -> str | None:
     return None
 
 
-def check_seasonal_naive(learner_fn: Callable) -> Feedback:
+def check_seasonal_naive(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``seasonal_naive_forecast(X, season, horizon)``: X (N, W, F) -> (N, horizon, F).
 
     The forecast for step h = 1..horizon repeats the value one season earlier that was
@@ -568,10 +689,20 @@ def check_seasonal_naive(learner_fn: Callable) -> Feedback:
         ),
         exception_hint=_wrap_hint,
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- beam search -------------------------------------------------------------------------------
+
+
+def _is_pair(x: Any) -> bool:
+    """``(tokens, score)``: a sequence of ints and a number."""
+    if not isinstance(x, (list, tuple)) or len(x) != 2:
+        return False
+    tokens, score = x
+    seq = isinstance(tokens, (list, tuple)) or (isinstance(tokens, np.ndarray) and tokens.ndim == 1)
+    number = isinstance(score, (int, float, np.integer, np.floating)) and not isinstance(score, bool)
+    return seq and number
 
 
 class Beams(Output):
@@ -580,26 +711,46 @@ class Beams(Output):
     name = "the list of (tokens, score) hypotheses"
 
     def check(self, got: Any, exp: Any, case: Case, key: tuple = ()) -> Problem | None:
+        k = case.raw["beam_width"]
+        if _is_pair(got) and not (len(got) == len(exp) and all(_is_pair(g) for g in got)):
+            return Problem(
+                "type",
+                key,
+                [
+                    "It returned a single (tokens, score) pair; return the LIST of surviving hypotheses, best "
+                    f"first: [(tokens, score), ...], {_count(len(exp), 'pair')} here (beam_width={k}).",
+                ],
+            )
         if not isinstance(got, (list, tuple)):
             msg = f"It should return a list of (tokens, score) pairs, got a {type(got).__name__}."
             return Problem("type", key, [msg])
         if len(got) != len(exp):
-            return Problem(
-                "values",
-                key,
-                [f"It returned {len(got)} {'hypothesis' if len(got) == 1 else 'hypotheses'}; expected {len(exp)} "
-                 f"(beam_width={case.raw['beam_width']})."],
-                self,
-            )
+            lines = [
+                f"It returned {_count(len(got), 'hypothesis', 'hypotheses')}; expected {len(exp)} "
+                f"(beam_width={k})."
+            ]
+            if len(got) > len(exp):
+                lines.append(
+                    "Keep only the beam_width best candidates after every step (sorted best first, then [:beam_width])."
+                )
+            else:
+                lines.append(
+                    "Keep the beam_width best candidates at every step, finished hypotheses included (they compete "
+                    "with their score); only if there are fewer candidates than beam_width are fewer returned."
+                )
+            return Problem("values", key, lines, self)
+        start, end, max_len = case.raw["start"], case.raw["end"], case.raw["max_len"]
         for j, (g, e) in enumerate(zip(got, exp)):
-            where = f"hypothesis {j}" + (" (the best)" if j == 0 else "")
-            if not isinstance(g, (list, tuple)) or len(g) != 2:
-                return Problem("type", key, [f"{where} should be a pair (tokens, score), got {type(g).__name__}."])
-            p = IntList(f"the tokens of {where}").check(g[0], e[0], case, key)
+            where = f"Hypothesis {j}" + (" (the best)" if j == 0 else "")
+            if not _is_pair(g):
+                return Problem("type", key, [f"{where} should be a pair (tokens, score), got {_type(g)}."])
+            p = IntList(f"{where}").check(g[0], e[0], case, key)
             if p is not None:
                 p.leaf = self
+                if p.kind == "values":
+                    p.lines.extend(_token_advice([int(t) for t in g[0]], start, end, max_len))
                 return p
-            p = Scalar(f"the score of {where}").check(g[1], e[1], case, key)
+            p = Scalar(f"the score of {where.lower()}").check(g[1], e[1], case, key)
             if p is not None:
                 p.leaf = self
                 return p
@@ -613,6 +764,29 @@ class Beams(Output):
             )
         except Exception:
             return False
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _type(x: Any) -> str:
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {_count(len(x), 'value')}"
+    return f"a {type(x).__name__}"
+
+
+def _token_advice(tokens: list[int], start: int, end: int, max_len: int) -> list[str]:
+    """Why a hypothesis's tokens may be wrong: the start token, tokens after the end, too many steps."""
+    if not tokens or tokens[0] != start:
+        return [f"Every hypothesis starts with start_token ({start}): tokens = [start_token, generated ...]."]
+    if end in tokens[:-1]:
+        return [
+            f"It continues after end_token ({end}): a finished hypothesis is carried over unchanged, never extended."
+        ]
+    if len(tokens) > max_len + 1:
+        return [f"It has {len(tokens) - 1} generated tokens; at most max_len = {max_len} are generated after the start."]
+    return []
 
 
 def _step_fn(table: np.ndarray) -> Callable[[list[int]], np.ndarray]:
@@ -650,7 +824,7 @@ def _beam_variant(kind: str) -> Callable[[Case], list]:
     return variant
 
 
-def check_beam_search(learner_fn: Callable) -> Feedback:
+def check_beam_search(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``beam_search(step_fn, start_token, end_token, beam_width, max_len)``.
 
     Returns the surviving hypotheses ``[(tokens, score), ...]`` best first; ``tokens``
@@ -696,7 +870,7 @@ def check_beam_search(learner_fn: Callable) -> Feedback:
             Variant("sort the hypotheses best first (highest score first).", _beam_variant("ascending")),
         ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- bag of words ------------------------------------------------------------------------------
@@ -707,8 +881,11 @@ def _bow_variant(kind: str) -> Callable[[Case], np.ndarray]:
         idx, L, V = case.raw["idx"], case.raw["lengths"], case.raw["V"]
         out = np.zeros((idx.shape[0], V))
         for n in range(idx.shape[0]):
-            stop = idx.shape[1] if kind == "padding" else (L[n] - 1 if kind == "off_by_one" else L[n])
+            full = kind in ("padding", "skip_zero")
+            stop = idx.shape[1] if full else (L[n] - 1 if kind == "off_by_one" else L[n])
             toks = idx[n, :stop]
+            if kind in ("skip_zero", "drop_zero"):
+                toks = toks[toks != 0]
             if kind == "presence":
                 out[n, toks] = 1.0
             else:
@@ -720,8 +897,12 @@ def _bow_variant(kind: str) -> Callable[[Case], np.ndarray]:
     return variant
 
 
-def check_bag_of_words(learner_fn: Callable) -> Feedback:
-    """Check ``bag_of_words(idx, lengths, V) -> counts (N, V)`` over the real (unpadded) tokens."""
+def check_bag_of_words(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``bag_of_words(idx, lengths, V) -> counts (N, V)`` over the real (unpadded) tokens.
+
+    Token 0 also occurs as a real token, and in the last case the padding positions
+    hold non-zero ids: only ``lengths`` tells real tokens from padding.
+    """
     rng = generator("bag_of_words")
     specs = [(3, 6, 5, (6, 3, 1)), (1, 4, 3, (4,)), (2, 1, 4, (1, 1)), (4, 5, 7, (5, 2, 4, 3))]
     cases = []
@@ -730,15 +911,27 @@ def check_bag_of_words(learner_fn: Callable) -> Feedback:
         idx = rng.integers(1, V, size=(N, T))
         idx[0, : min(T, 2)] = 2 % V  # a repeated token
         idx[np.arange(T)[None, :] >= lengths[:, None]] = 0  # padding id 0 (also a vocabulary entry)
-        cases.append(
-            Case(
-                args=copies(idx, lengths, V),
-                expected=bag_of_words(*copies(idx, lengths, V)),
-                label=f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}",
-                dims={"N": N, "V": V},
-                raw={"idx": idx.copy(), "lengths": lengths.copy(), "V": V},
-            )
+        note = ""
+        if T > 3:
+            idx[0, 3] = 0  # ... and a real token: skipping id 0 is not the same as using lengths
+            note = ", a real token 0"
+        cases.append((idx, lengths, V, f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}{note}"))
+    N, T, V, lengths = 3, 6, 4, np.array([2, 6, 4])
+    idx = rng.integers(0, V, size=(N, T))
+    idx[0, 0] = 0
+    pad = np.arange(T)[None, :] >= lengths[:, None]
+    idx[pad] = rng.integers(1, V, size=int(pad.sum()))  # padding that is not id 0
+    cases.append((idx, lengths, V, f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}, padding holds non-zero ids"))
+    cases = [
+        Case(
+            args=copies(idx, lengths, V),
+            expected=bag_of_words(*copies(idx, lengths, V)),
+            label=label,
+            dims={"N": idx.shape[0], "V": V},
+            raw={"idx": idx.copy(), "lengths": lengths.copy(), "V": V},
         )
+        for idx, lengths, V, label in cases
+    ]
     ex = Exercise(
         name="bag_of_words",
         signature="bag_of_words(idx, lengths, V)",
@@ -750,6 +943,15 @@ def check_bag_of_words(learner_fn: Callable) -> Feedback:
                 _bow_variant("presence"),
             ),
             Variant("you counted the padding: only positions t < lengths[n] are real tokens.", _bow_variant("padding")),
+            Variant(
+                "you skipped id 0 instead of using lengths: here token 0 is also a real word and the padding may "
+                "hold any id, so only lengths tells them apart: count idx[n, :lengths[n]].",
+                _bow_variant("skip_zero"),
+            ),
+            Variant(
+                "you dropped token 0 from the real tokens; it is a vocabulary entry like any other, count it.",
+                _bow_variant("drop_zero"),
+            ),
             Variant("you divided by the length (frequencies); return raw counts.", _bow_variant("frequency")),
             Variant(
                 "off by one: the real tokens are idx[n, :lengths[n]] (lengths[n] of them).",
@@ -757,4 +959,4 @@ def check_bag_of_words(learner_fn: Callable) -> Feedback:
             ),
         ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)

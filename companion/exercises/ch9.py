@@ -8,7 +8,7 @@ import numpy as np
 
 from companion.exercises._common import copies, generator, normal, sigmoid
 from companion.exercises.feedback import Feedback
-from companion.exercises.runner import Array, Case, Exercise, Problem, Tuple, Variant, run
+from companion.exercises.runner import Array, Case, Exercise, LoopFree, Problem, Tuple, Variant, run
 from companion.exercises.solutions import linear_recurrence_scan, min_gru_coefficients, time_major_to_batch_first
 
 __all__ = ["check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"]
@@ -21,7 +21,7 @@ def _layout_hint(case: Case, got: Any, problem: Problem) -> str | None:
     return None
 
 
-def check_time_major_to_batch_first(learner_fn: Callable) -> Feedback:
+def check_time_major_to_batch_first(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``time_major_to_batch_first(x)``: (T, N) or (T, N, D) -> (N, T) or (N, T, D)."""
     rng = generator("time_major_to_batch_first")
     specs = [(5, 3, 4), (1, 2, 3), (4, 1, 2), (6, 3), (3, 2, 2)]
@@ -57,7 +57,7 @@ def check_time_major_to_batch_first(learner_fn: Callable) -> Feedback:
         ),
         hints=(_layout_hint,),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- linear recurrence in parallel ------------------------------------------------------------
@@ -83,11 +83,21 @@ def _sequential(a: np.ndarray, b: np.ndarray, h0: np.ndarray, kind: str = "ok") 
     return states
 
 
-def check_linear_recurrence_scan(learner_fn: Callable) -> Feedback:
-    """Check ``linear_recurrence_scan(a, b, h0) -> h`` with ``h_t = a_t * h_{t-1} + b_t``.
+def _scan_probe(T: int) -> Case:
+    """A valid input of length T, for the "no loop over time" check (values not graded)."""
+    rng = generator(f"linear_recurrence_scan-loop-{T}")
+    N, H = 2, 3
+    a, b, h0 = rng.uniform(0.95, 1.0, size=(N, T, H)), normal(rng, N, T, H), normal(rng, N, H)
+    return Case(args=(a, b, h0), expected=None, label=f"N={N}, T={T}, H={H}", dims={"N": N, "T": T, "H": H})
 
-    a, b (N, T, H), h0 (N, H) -> h (N, T, H) (h0 not included).  The checker grades the
-    values; the exercise asks for a loop-free (parallel) computation.
+
+def check_linear_recurrence_scan(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``linear_recurrence_scan(a, b, h0) -> h`` with ``h_t = a_t * h_{t-1} + b_t``, not looping over time.
+
+    a, b (N, T, H), h0 (N, H) -> h (N, T, H) (h0 not included).  After the values, the
+    checker runs the function with T = 16 and T = 512 and fails it if its Python work
+    grows like T (a loop over the steps); a loop over the ``ceil(log2 T)`` rounds of a
+    scan adds only a few lines (:class:`~companion.exercises.runner.LoopFree`).
     """
     rng = generator("linear_recurrence_scan")
     specs = [(3, 8, 4), (1, 5, 2), (2, 1, 3), (2, 13, 1), (2, 6, 5)]
@@ -126,8 +136,17 @@ def check_linear_recurrence_scan(learner_fn: Callable) -> Feedback:
             Variant("the decays a_t are missing: h_t = a_t * h_{t-1} + b_t, not a running sum of b.", var("no_a")),
             Variant("off by one: step t adds b_t, not b_{t-1}.", var("b_prev")),
         ),
+        loop_free=LoopFree(
+            over="time",
+            symbol="T",
+            small=lambda: _scan_probe(16),
+            large=lambda: _scan_probe(512),
+            sizes=(16, 512),
+            advice="loop over the ceil(log2 T) rounds of a scan, each round vectorised over all steps (as in the "
+            "figure), or use another parallel formulation.",
+        ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)
 
 
 # -- minGRU as a linear recurrence ---------------------------------------------------------
@@ -145,7 +164,7 @@ def _min_gru_variant(c: Case, kind: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(kind)
 
 
-def check_min_gru_coefficients(learner_fn: Callable) -> Feedback:
+def check_min_gru_coefficients(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``min_gru_coefficients(x, Wz, bz, Wh, bh) -> (a, b)`` with ``a = 1 - z``, ``b = z * h~``.
 
     x (N, T, D), Wz and Wh (D, H), bz and bh (H,) -> a, b (N, T, H).
@@ -180,4 +199,4 @@ def check_min_gru_coefficients(learner_fn: Callable) -> Feedback:
             Variant("b_t must be gated too: b_t = z_t * h~_t, not h~_t.", lambda c: _min_gru_variant(c, "no_gate_on_b")),
         ),
     )
-    return run(ex, learner_fn, cases)
+    return run(ex, learner_fn, cases, time_limit=time_limit)

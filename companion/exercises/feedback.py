@@ -12,8 +12,10 @@ from dataclasses import dataclass
 __all__ = ["Feedback", "STATUSES"]
 
 #: ``passed``: agrees with the reference on every case; ``not_implemented``: still the stub;
-#: ``failed``: a wrong answer was diagnosed; ``unusable``: the argument is not a function.
-STATUSES = ("passed", "not_implemented", "failed", "unusable")
+#: ``failed``: a wrong answer was diagnosed; ``unusable``: the argument is not a function;
+#: ``refused``: the function is the course's own reference, not the learner's;
+#: ``timed_out``: a case ran past the time limit and was stopped.
+STATUSES = ("passed", "not_implemented", "failed", "unusable", "refused", "timed_out")
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,14 @@ class Feedback:
         p.text(self.text)
 
 
-def passed(name: str, n_cases: int, labels: list[str]) -> Feedback:
-    """All cases agree with the reference."""
+def passed(name: str, n_cases: int, labels: list[str], notes: tuple[str, ...] = ()) -> Feedback:
+    """All cases agree with the reference; ``notes`` are remarks that do not fail it (e.g. "slow")."""
     shown = "; ".join(dict.fromkeys(labels))  # keep order, drop repeats
     return Feedback(
         name,
         True,
         "passed",
-        (f"{name}: passed all {n_cases} test cases ({shown}).",),
+        (f"{name}: passed all {n_cases} test cases ({shown}).", *notes),
     )
 
 
@@ -95,3 +97,41 @@ def failed(name: str, *lines: str) -> Feedback:
 def unusable(name: str, message: str) -> Feedback:
     """The checker was not given something it can call."""
     return Feedback(name, False, "unusable", (f"{name}: cannot check this.", message))
+
+
+def refused(name: str, origin: str) -> Feedback:
+    """The function passed is the package's reference (``origin`` names it), not the learner's own."""
+    return Feedback(
+        name,
+        False,
+        "refused",
+        (
+            f"{name}: this is the reference implementation, not yours.",
+            f"The function you passed is {origin}, the course's own code, "
+            "so checking it proves nothing.",
+            f"Write your solution in the stub cell `def {name}(...)`, run that cell, then run this check again "
+            "(or pass your function under the name you gave it).",
+        ),
+    )
+
+
+def timed_out(name: str, where: str, seconds: float, limit: float, *lines: str) -> Feedback:
+    """A case ran longer than the time limit and was stopped."""
+    return Feedback(
+        name,
+        False,
+        "timed_out",
+        (
+            f"{name}: stopped, too slow.",
+            f"It did not finish {where} within the time limit: stopped after {seconds:.1f} s (time_limit={limit:g} s).",
+            *[ln for ln in lines if ln],
+        ),
+    )
+
+
+def with_notes(verdict: Feedback, *notes: str) -> Feedback:
+    """The same verdict with remarks appended (e.g. that the progress record could not be written)."""
+    extra = tuple(n for n in notes if n)
+    if not extra:
+        return verdict
+    return Feedback(verdict.name, verdict.passed, verdict.status, verdict.lines + extra)
