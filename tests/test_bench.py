@@ -151,3 +151,25 @@ def test_main_prints_both_tables(capsys):
     assert len([line for line in out.splitlines() if line.startswith("lstm ")]) == 2
     with pytest.raises(SystemExit):
         bench.main(["--sizes", "8x2"])
+
+
+def test_charlm_benchmark_sets_a_passive_wait_policy_only_when_none_is_chosen():
+    from companion.torch import bench_charlm
+
+    env = {}
+    assert bench_charlm.ensure_passive_wait(env) and env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert not bench_charlm.ensure_passive_wait(env)  # set now: no second start
+    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert not bench_charlm.ensure_passive_wait(chosen) and chosen["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_charlm_benchmark_reports_throughput_and_machine():
+    import time
+
+    from companion.torch import bench_charlm
+
+    text = bench_charlm.throughput(50_000, time.process_time(), time.perf_counter() - 0.5)
+    assert text.endswith(" cores") and "k chars/s" in text
+    assert float(text.split("k chars/s")[0]) <= 100  # 50 k characters in at least half a second
+    note = bench_charlm.machine_note()
+    assert "intra-op thread" in note and "OMP_WAIT_POLICY=" in note and "cores" in note
