@@ -20,7 +20,6 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-
 def test_references_pass() -> None:
     assert check_one_hot(own(one_hot)).passed
     assert check_count_rnn_parameters(own(count_rnn_parameters)).passed
@@ -148,3 +147,37 @@ def test_rnn_forward_time_major_shape_message() -> None:
     fb = check_rnn_forward(_forward("time_major"))
     assert "h has the wrong shape: expected (N, T, H) = (3, 6, 5), got (6, 3, 5)." in fb.text
     assert "The sizes are right but the axes are in the wrong order: you have (T, N, H)." in fb.text
+
+
+# -- hints that point the right way ------------------------------------------------------------
+
+
+def test_a_type_error_inside_learner_code_is_not_a_signature_problem() -> None:
+    def zeros_wrong(x, h_prev, Wx, Wh, b):
+        h = np.zeros(x.shape[0], Wh.shape[0])  # TypeError inside numpy: the shape must be a tuple
+        return np.tanh(x @ Wx + h_prev @ Wh + b + h), None
+
+    fb = check_rnn_step_forward(zeros_wrong)
+    assert "It raised TypeError on case 1 of 5" in fb.text
+    assert "in zeros_wrong, line" in fb.text and "np.zeros(x.shape[0], Wh.shape[0])" in fb.text
+    assert "parameters" not in fb.text and "cannot be called" not in fb.text
+
+
+def test_a_builtin_with_the_wrong_arity_gets_the_signature_hint() -> None:
+    fb = check_rnn_step_forward(np.tanh)
+    assert "check your function's parameters" in fb.text or "It cannot be called the way the checker calls it" in fb.text
+
+
+def test_the_matrix_hint_only_for_matrix_products() -> None:
+    matmul = check_rnn_step_forward(lambda x, h, Wx, Wh, b: (np.tanh(x @ Wh + h @ Wx + b), None))
+    assert "a shape mismatch in a matrix product" in matmul.text
+    broadcast = check_rnn_step_forward(lambda x, h, Wx, Wh, b: (np.tanh(x @ Wx + h @ Wh + b[:-1]), None))
+    assert "could not be broadcast" in broadcast.text
+    assert "matrix product" not in broadcast.text
+    assert "an element-wise operation (+, -, *, /) met two arrays whose shapes do not fit together" in broadcast.text
+
+
+def test_numbers_print_without_a_negative_zero() -> None:
+    from companion.exercises.runner import fmt
+
+    assert fmt(-0.0) == "0" and fmt(0.0) == "0" and fmt(-1e-300) == "-1e-300" and fmt(2.5) == "2.5"

@@ -26,7 +26,6 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-
 def test_references_pass() -> None:
     assert check_rnn_step_backward(own(rnn_step_backward)).passed
     assert check_rnn_step_backward(own(rnn_step_backward), forward=own(rnn_step_forward)).passed
@@ -218,3 +217,122 @@ def test_clip_norm_without_square_root() -> None:
         return {k: g * min(1.0, m / (total + 1e-6)) for k, g in grads.items()}, total
 
     assert "you forgot the square root in the norm" in check_clip_grad_norm(squared).text
+
+
+# -- forward= runs the learner's forward protected ---------------------------------------------
+
+
+def _step_forward_ok(x, h_prev, Wx, Wh, b):
+    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    return h, (x, h_prev, Wx, Wh, h, "tanh")
+
+
+def test_forward_returning_no_cache_is_explained() -> None:
+    fb = check_rnn_step_backward(own(rnn_step_backward), forward=lambda x, h, Wx, Wh, b: (np.tanh(x @ Wx + h @ Wh + b), None))
+    assert not fb.passed
+    assert "Your rnn_step_forward (passed as forward=) returned cache=None on case 1 of 5" in fb.text
+    assert "that is why unpacking it fails" in fb.text
+    assert "e.g. (x, h_prev, Wx, Wh, h_next)" in fb.text
+    fb = check_rnn_backward(own(rnn_backward), forward=lambda x, h0, Wx, Wh, b: (own(rnn_forward)(x, h0, Wx, Wh, b)[0], None))
+    assert "Your rnn_forward (passed as forward=) returned cache=None on case 1 of 4" in fb.text
+
+
+def test_forward_that_raises_is_reported_not_raised() -> None:
+    def broken(x, h_prev, Wx, Wh, b):
+        raise RuntimeError("my forward is broken")
+
+    fb = check_rnn_step_backward(own(rnn_step_backward), forward=broken)
+    assert "Your rnn_step_forward does not pass its own check yet" in fb.text
+    assert "  It raised RuntimeError on case 1 of 5 (N=3, D=4, H=5): my forward is broken" in fb.text
+
+    calls = []
+
+    def breaks_later(*args):  # passes its own check (5 calls), then fails when the caches are built
+        calls.append(1)
+        if len(calls) > 5:
+            raise RuntimeError("later")
+        return _step_forward_ok(*args)
+
+    fb = check_rnn_step_backward(own(rnn_step_backward), forward=breaks_later)
+    assert "Your rnn_step_forward (passed as forward=) raised RuntimeError on case 1 of 5: later" in fb.text
+
+
+def test_forward_that_hangs_is_stopped() -> None:
+    def hangs(*args):
+        while True:
+            pass
+
+    fb = check_rnn_backward(own(rnn_backward), forward=hangs, time_limit=0.1)
+    assert "Your rnn_forward does not pass its own check yet" in fb.text
+    assert "  rnn_forward: stopped, too slow." in fb.text
+
+
+def test_reference_forward_is_refused() -> None:
+    fb = check_rnn_step_backward(own(rnn_step_backward), forward=rnn_step_forward)
+    assert not fb.passed
+    assert "The forward= you passed is the course's reference rnn_step_forward" in fb.text
+    assert "companion.numpy.rnn.rnn_step_forward" in fb.text
+
+
+def test_own_forward_cache_is_used_and_mentioned_in_errors() -> None:
+    assert check_rnn_step_backward(own(rnn_step_backward), forward=_step_forward_ok).passed
+
+    def unpacks_five(dh_next, cache):
+        x, h_prev, Wx, Wh, h_next = cache  # the learner's cache has six items
+        return None
+
+    fb = check_rnn_step_backward(unpacks_five, forward=_step_forward_ok)
+    assert "It raised ValueError" in fb.text
+    assert "Hint: The cache came from your own rnn_step_forward (forward=)" in fb.text
+
+
+def test_one_dimensional_shapes_print_with_a_comma() -> None:
+    def db_short(dh_next, cache):
+        dx, dh_prev, dWx, dWh, db = rnn_step_backward(dh_next, cache)
+        return dx, dh_prev, dWx, dWh, db[:-1]
+
+    assert "db has the wrong shape: expected (H,) = (5,), got (4,)." in check_rnn_step_backward(db_short).text
+
+
+# -- clip_grad_norm: a new dict of new arrays --------------------------------------------------
+
+
+def _clip_returning(kind):
+    def f(grads, m):
+        norm = _norm(grads)
+        scale = min(1.0, m / (norm + 1e-6))
+        if norm <= m:
+            if kind == "same_dict":
+                return grads, norm
+            if kind == "same_arrays":
+                return dict(grads), norm
+            if kind == "views":
+                return {k: g[...] for k, g in grads.items()}, norm
+        return {k: g * scale for k, g in grads.items()}, norm
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("same_dict", "It returned the input dict itself as clipped (here the norm is below max_norm"),
+        ("same_arrays", "clipped['Wx'] is the input array grads['Wx'] (here the norm is below max_norm"),
+        ("views", "clipped['Wx'] shares memory with (is a view of) grads['Wx']"),
+    ],
+)
+def test_clip_must_return_new_arrays(kind, expected) -> None:
+    fb = check_clip_grad_norm(_clip_returning(kind))
+    assert not fb.passed
+    assert "On case 2 of 4 (3 arrays, global norm below max_norm, max_norm=50.0):" in fb.text
+    assert expected in fb.text
+
+
+def test_clip_copies_pass() -> None:
+    def copies_when_small(grads, m):
+        norm = _norm(grads)
+        if norm <= m:
+            return {k: g.copy() for k, g in grads.items()}, norm
+        return {k: g * (m / (norm + 1e-6)) for k, g in grads.items()}, norm
+
+    assert check_clip_grad_norm(copies_when_small).passed

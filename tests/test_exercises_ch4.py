@@ -21,7 +21,6 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-
 def test_references_pass() -> None:
     assert check_temporal_softmax_cross_entropy(own(temporal_softmax_cross_entropy)).passed
     assert check_perplexity(own(perplexity_from_logits)).passed
@@ -128,3 +127,18 @@ def test_bits_per_char_mistakes(fn, expected) -> None:
     fb = check_bits_per_char(fn)
     assert not fb.passed
     assert expected in fb.text
+
+
+def test_the_loss_checker_passes_mask_none_as_the_text_promises() -> None:
+    def ignores_none(logits, y, mask):
+        return _loss("ok")(logits, y, np.ones(y.shape, dtype=bool)) if mask is None else _loss("ok")(logits, y, mask)
+
+    assert check_temporal_softmax_cross_entropy(ignores_none).passed
+
+    def mask_required(logits, y, mask):
+        m = mask.astype(float)  # AttributeError on None
+        return _loss("ok")(logits, y, m > 0)
+
+    fb = check_temporal_softmax_cross_entropy(mask_required)
+    assert "It raised AttributeError on case 5 of 5 (N=2, T=3, V=5, mask=None (every token counts))" in fb.text
+    assert "this case passes mask=None, which means every token counts" in fb.text

@@ -20,7 +20,6 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-
 def _sig(a):
     return 1.0 / (1.0 + np.exp(-a))
 
@@ -155,3 +154,123 @@ def test_gru_mistakes(mode, expected) -> None:
     fb = check_gru_step_forward(_gru(mode))
     assert not fb.passed
     assert expected in fb.text
+
+
+# -- gates named in the messages -----------------------------------------------------------------
+
+
+def _lstm_backward_da(mode):
+    def f(dh_next, dc_next, cache):
+        x, h_prev, c_prev, Wx, Wh, i, f_, g, o, tanh_c = cache
+        dc = dc_next + dh_next * o * (1 - tanh_c**2)
+        parts = {
+            "i": dc * g * i * (1 - i),
+            "f": dc * c_prev * f_ * (1 - f_),
+            "g": dc * i * (1 - g**2),
+            "o": dh_next * tanh_c * o * (1 - o),
+        }
+        if mode == "f":
+            parts["f"] = dc * f_ * (1 - f_)  # forgot c_prev
+        if mode == "o":
+            parts["o"] = dh_next * o * (1 - o)  # forgot tanh_c
+        da = np.concatenate([parts[k] for k in "ifgo"], axis=1)
+        dx = da @ Wx.T * (2.0 if mode == "dx" else 1.0)
+        dc_prev = dc * f_ + (1.0 if mode == "dc_prev" else 0.0)
+        return dx, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("f", "i (input) right, f (forget) WRONG, g (candidate) right, o (output) right."),
+        ("f", "Check da_f = dc * c_prev * f * (1 - f)"),
+        ("f", "Largest error at index (8,) (gate f (forget) unit 3)"),
+        ("o", "o (output) WRONG"),
+        ("o", "Check da_o = dh_next * tanh_c * o * (1 - o)"),
+        ("dx", "Gradient mismatch in dx (dL/dx_t, the gradient for this step's input)."),
+        ("dx", "So the error is in the last products: dx = da @ Wx.T and dh_prev = da @ Wh.T"),
+        ("dc_prev", "Gradient mismatch in dc_prev (dL/dc_{t-1}, sent back to the previous step's cell state)."),
+    ],
+)
+def test_lstm_backward_names_gate_step_and_quantity(mode, expected) -> None:
+    assert check_lstm_step_backward(_lstm_backward_da("ok")).passed
+    fb = check_lstm_step_backward(_lstm_backward_da(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def _lstm_forward_gate(mode):
+    def f(x, h_prev, c_prev, Wx, Wh, b):
+        H = h_prev.shape[1]
+        a = x @ Wx + h_prev @ Wh + b
+        blk = [a[:, k * H : (k + 1) * H] for k in range(4)]
+        i, f_, g, o = _sig(blk[0]), _sig(blk[1]), np.tanh(blk[2]), _sig(blk[3])
+        if mode == "f":
+            f_ = _sig(blk[1] - 1.0)
+        if mode == "g":
+            g = np.tanh(0.5 * blk[2])
+        if mode == "i":
+            i = _sig(2.0 * blk[0])
+        if mode == "o":
+            o = 0.5 * (np.tanh(blk[3]) + 1)
+        c = f_ * c_prev + i * g
+        return o * np.tanh(c), c, None
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("f", "check the forget gate f = sigmoid of block 1 (columns H:2H)"),
+        ("g", "check g = tanh of block 2 (columns 2H:3H)"),
+        ("i", "check i = sigmoid of block 0 (columns 0:H)"),
+        ("o", "check the output gate o = sigmoid of block 3"),
+    ],
+)
+def test_lstm_forward_names_the_gate(mode, expected) -> None:
+    assert check_lstm_step_forward(_lstm_forward_gate("ok")).passed
+    fb = check_lstm_step_forward(_lstm_forward_gate(mode))
+    assert "Gate by gate" in fb.text
+    assert expected in fb.text
+
+
+def _gru_gate(mode):
+    def f(x, h, Wx, Wh, bx, bh):
+        H = h.shape[1]
+        ax, ah = x @ Wx + bx, h @ Wh + bh
+        r = _sig(ax[:, :H] + (0.0 if mode == "r" else ah[:, :H]))
+        z = _sig(ax[:, H : 2 * H] + ah[:, H : 2 * H])
+        if mode == "z":
+            z = np.tanh(ax[:, H : 2 * H] + ah[:, H : 2 * H])
+        n = np.tanh((ax[:, 2 * H :] - (bx[2 * H :] if mode == "n" else 0.0)) + r * ah[:, 2 * H :])
+        if mode == "reset_partial":  # right for r = 1, keeps part of the hidden side for r = 0
+            n = np.tanh(ax[:, 2 * H :] + r * ah[:, 2 * H :] + (1 - r) * 0.5 * ah[:, 2 * H :])
+        return (1 - z) * n + z * h, None
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("r", "check the reset gate r = sigmoid of block 0"),
+        ("z", "with the candidate n = 0 (its weights and biases zeroed), h_next must equal z * h_prev"),
+        ("n", "check n."),
+        ("reset_partial", "the reset gate multiplies the whole hidden side"),
+    ],
+)
+def test_gru_messages_name_r_z_n(mode, expected) -> None:
+    fb = check_gru_step_forward(_gru_gate(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_lstm_forward_without_cache_is_explained() -> None:
+    fb = check_lstm_step_backward(
+        own(lstm_step_backward), forward=lambda *a: own(lstm_step_forward)(*a)[:2] + (None,)
+    )
+    assert "Your lstm_step_forward (passed as forward=) returned cache=None on case 1 of 5" in fb.text
+    assert "e.g. (x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)" in fb.text

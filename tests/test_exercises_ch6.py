@@ -32,7 +32,6 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-
 def test_references_pass() -> None:
     assert check_softmax_with_temperature(own(softmax_with_temperature)).passed
     assert check_sample_next(own(sample_next)).passed
@@ -285,3 +284,157 @@ def test_bag_of_words_mistakes(mode, expected) -> None:
     fb = check_bag_of_words(_bow(mode))
     assert not fb.passed
     assert expected in fb.text
+
+
+# -- bag of words: lengths, not id 0, tell real tokens from padding ---------------------------------
+
+
+def test_bag_of_words_that_ignores_lengths_is_rejected() -> None:
+    def skips_zero(idx, lengths, V):
+        return np.stack([np.bincount(row[row != 0], minlength=V) for row in idx]).astype(float)
+
+    fb = check_bag_of_words(skips_zero)
+    assert not fb.passed
+    assert "a real token 0" in fb.text
+    assert "you skipped id 0 instead of using lengths" in fb.text
+
+
+def test_bag_of_words_has_padding_that_is_not_zero() -> None:
+    def lengths_but_drops_zero(idx, lengths, V):
+        out = np.zeros((len(idx), V))
+        for n, row in enumerate(idx):
+            real = row[: lengths[n]]
+            out[n] = np.bincount(real[real != 0], minlength=V)
+        return out
+
+    assert "you dropped token 0 from the real tokens" in check_bag_of_words(lengths_but_drops_zero).text
+    labels = check_bag_of_words(_bow("ok")).text
+    assert "padding holds non-zero ids" in labels
+
+
+# -- beam search: shapes of the answer explained --------------------------------------------------
+
+
+def test_beam_search_returning_one_pair() -> None:
+    def best_only(step_fn, start, end, k, max_len):
+        return _beam("ok")(step_fn, start, end, k, max_len)[0]
+
+    fb = check_beam_search(best_only)
+    assert "It returned a single (tokens, score) pair; return the LIST of surviving hypotheses, best first" in fb.text
+    assert "should be a list of ints, but it is an int" not in fb.text
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [
+        (
+            lambda s, a, e, k, m: _beam("ok")(s, a, e, k + 1, m),
+            "Keep only the beam_width best candidates after every step",
+        ),
+        (
+            lambda s, a, e, k, m: [(t[1:], sc) for t, sc in _beam("ok")(s, a, e, k, m)],
+            "Every hypothesis starts with start_token (1)",
+        ),
+        (lambda s, a, e, k, m: _beam("extend_finished")(s, a, e, k, m), "It continues after end_token (0)"),
+        (lambda s, a, e, k, m: "beams", "It should return a list of (tokens, score) pairs, but it returned a str."),
+    ],
+)
+def test_beam_search_messages_explain(fn, expected) -> None:
+    fb = check_beam_search(fn)
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_beam_search_length_messages_say_why() -> None:
+    fb = check_beam_search(_beam("greedy"))
+    assert "It returned 1 hypothesis; expected 2 (beam_width=2)." in fb.text
+    assert "finished hypotheses included (they compete with their score)" in fb.text
+    assert "Hypothesis 0 (the best) has 1 token" not in fb.text
+
+
+# -- sampling: which draw went wrong --------------------------------------------------------------
+
+
+def _sampler2(mode):
+    def f(logits, temperature=1.0, top_k=None, rng=None):
+        z = np.atleast_2d(logits).astype(float)
+        if top_k is not None:
+            kth = np.sort(z, axis=-1)[:, -top_k][:, None]
+            z = np.where(z >= kth, z, -np.inf)
+        p = _softmax(z / temperature)
+        N = p.shape[0]
+        if mode == "own_rng":
+            u = np.random.default_rng().random(N)
+        elif mode == "fixed_rng":
+            u = np.random.default_rng(0).random(N)
+        elif mode == "per_token":
+            u = rng.random(p.shape)[:, 0]
+        elif mode == "one_u":
+            u = np.full(N, rng.random())
+        elif mode == "reversed":
+            u = rng.random(N)
+            p = p[:, ::-1]
+        else:
+            u = rng.random(N)
+        out = np.array([min(np.searchsorted(np.cumsum(row), ui, side="right"), len(row) - 1) for row, ui in zip(p, u)])
+        return int(out[0]) if np.ndim(logits) == 1 else out
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("own_rng", "Two calls with generators in the same state gave different tokens"),
+        ("fixed_rng", "It never drew a number from rng"),
+        ("per_token", "It drew 120 uniform numbers from rng (one per token?); the reference draws exactly one per row"),
+        ("one_u", "you drew ONE uniform for all rows"),
+        ("reversed", "For row 0 the generator gives u = 0.8350, and the reference's cumulative probabilities"),
+    ],
+)
+def test_sample_next_diagnosis(mode, expected) -> None:
+    fb = check_sample_next(_sampler2(mode))
+    assert not fb.passed
+    assert "Wrong sampled tokens: " in fb.text and " rows differ; the first is row " in fb.text
+    assert "Largest error" not in fb.text
+    assert expected in fb.text
+
+
+def test_sample_next_single_token_message() -> None:
+    def off_by_one_for_1d(logits, temperature=1.0, top_k=None, rng=None):
+        out = _sampler("ok")(logits, temperature, top_k, rng)
+        return (out + 1) % logits.shape[-1] if np.ndim(logits) == 1 else out
+
+    fb = check_sample_next(off_by_one_for_1d)
+    assert "Wrong sampled token: expected token" in fb.text
+
+
+# -- last_hidden: "without a Python loop" is checked ---------------------------------------------
+
+
+def _loop_over_batch(h, lengths):
+    out = []
+    for n in range(len(lengths)):
+        out.append(h[n, lengths[n] - 1])
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _loop_over_batch,
+        lambda h, L: np.stack([h[n, L[n] - 1] for n in range(len(L))]),
+        lambda h, L: np.array(list(map(lambda n: h[n, L[n] - 1], range(len(L))))),
+    ],
+    ids=["for", "comprehension", "map"],
+)
+def test_last_hidden_with_a_python_loop_is_rejected(fn) -> None:
+    fb = check_last_hidden(fn)
+    assert not fb.passed
+    assert "Its values are right, but it loops over the batch in Python: with N=260 your code executed" in fb.text
+    assert "more Python lines than with N=4" in fb.text
+
+
+def test_last_hidden_vectorised_forms_pass() -> None:
+    assert check_last_hidden(lambda h, L: h[np.arange(len(L)), L - 1]).passed
+    assert check_last_hidden(lambda h, L: np.take_along_axis(h, (L - 1)[:, None, None], axis=1)[:, 0]).passed

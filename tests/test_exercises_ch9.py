@@ -14,6 +14,7 @@ from companion.exercises.solutions import (
     time_major_to_batch_first,
 )
 
+
 @pytest.fixture(autouse=True)
 def _private_progress(tmp_path, monkeypatch):
     """Passes are recorded under a temporary cache, never in the developer's own."""
@@ -23,7 +24,6 @@ def _private_progress(tmp_path, monkeypatch):
 def own(fn):
     """The reference wrapped in a function defined here, as a learner's solution that calls it would be."""
     return lambda *args, **kwargs: fn(*args, **kwargs)
-
 
 
 def test_references_pass() -> None:
@@ -170,3 +170,42 @@ def test_min_gru_coefficients_mistakes(kind, expected) -> None:
     fb = check_min_gru_coefficients(_min_gru(kind))
     assert not fb.passed
     assert expected in fb.text, fb.text
+
+
+# -- "do not loop over time" is checked ------------------------------------------------------------
+
+
+def _sequential(a, b, h0):
+    h, out = h0, []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def _recursive(a, b, h0):
+    def go(t):
+        return h0 if t < 0 else a[:, t] * go(t - 1) + b[:, t]
+
+    return np.stack([go(t) for t in range(a.shape[1])], axis=1)
+
+
+@pytest.mark.parametrize("fn", [_sequential, _recursive], ids=["loop", "recursion"])
+def test_scan_that_loops_over_time_is_rejected(fn) -> None:
+    fb = check_linear_recurrence_scan(fn)
+    assert not fb.passed
+    assert "Its values are right, but it loops over time in Python: with T=512 your code executed" in fb.text
+    assert "Hint: loop over the ceil(log2 T) rounds of a scan" in fb.text
+
+
+def test_scan_rounds_and_closed_forms_pass() -> None:
+    def hillis_steele(a, b, h0):
+        A, B, shift = a.copy(), b.copy(), 1
+        while shift < a.shape[1]:
+            B[:, shift:] = B[:, shift:] + A[:, shift:] * B[:, :-shift]
+            A[:, shift:] = A[:, shift:] * A[:, :-shift]
+            shift *= 2
+        return A * h0[:, None, :] + B
+
+    assert check_linear_recurrence_scan(hillis_steele).passed
+    assert check_linear_recurrence_scan(_scan("ok")).passed

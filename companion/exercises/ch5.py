@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -30,45 +32,77 @@ def _gate_hint(exc: BaseException, case: Any) -> str | None:
 SATURATE = 40.0
 
 
-def _saturated(case: Case, where: tuple[int, int, int], blocks: dict[int, int], reference: Callable) -> Case:
-    """The same case with some gate blocks pushed to +-SATURATE (that gate fully open or shut).
+@dataclass(frozen=True)
+class GateProbe:
+    """One rerun of the learner's step with an input built so that the output shows one gate alone.
 
-    ``where`` gives the argument positions of x, Wx and the (input-side) bias.  The push
-    goes through both the bias and a constant input feature (``x[:, 0] = 1`` with a large
-    weight), so a function that forgot one of the two still sees a saturated gate.
+    ``edit(args, H)`` changes the (copied) arguments in place; ``output`` says which part
+    of the result is compared with the reference; ``message`` is reported when it differs.
     """
-    xi, wi, bi = where
-    H = case.dims["H"]
-    args = list(copies(*case.args))
-    x, Wx, b = args[xi].copy(), args[wi].copy(), args[bi].copy()
-    x[:, 0] = 1.0
-    for k, sign in blocks.items():
-        b[k * H : (k + 1) * H] += sign * SATURATE
-        Wx[0, k * H : (k + 1) * H] += sign * SATURATE
-    args[xi], args[wi], args[bi] = x, Wx, b
-    return Case(args=tuple(args), expected=reference(*copies(*args)), label=case.label, dims=case.dims)
+
+    edit: Callable[[list, int], None]
+    output: Output
+    message: str
+
+
+def push(xi: int, wi: int, bi: int, blocks: dict[int, int]) -> Callable[[list, int], None]:
+    """Force gate blocks open (+1) or shut (-1) through both the bias and a constant input feature.
+
+    ``x[:, 0] = 1`` with a large weight on it and a large bias: a function that forgot
+    either of the two still sees a saturated gate.
+    """
+
+    def edit(args: list, H: int) -> None:
+        args[xi][:, 0] = 1.0
+        for k, sign in blocks.items():
+            args[bi][k * H : (k + 1) * H] += sign * SATURATE
+            args[wi][0, k * H : (k + 1) * H] += sign * SATURATE
+
+    return edit
+
+
+def zero_block(k: int, *indices: int) -> Callable[[list, int], None]:
+    """Zero gate block ``k`` of the weight and bias arguments at ``indices``: that pre-activation is 0."""
+
+    def edit(args: list, H: int) -> None:
+        for i in indices:
+            args[i][..., k * H : (k + 1) * H] = 0.0
+
+    return edit
+
+
+def both(*edits: Callable[[list, int], None]) -> Callable[[list, int], None]:
+    def edit(args: list, H: int) -> None:
+        for e in edits:
+            e(args, H)
+
+    return edit
 
 
 def _gate_probes(
-    output: Output,
-    where: tuple[int, int, int],
-    reference: Callable,
-    probes: tuple[tuple[dict[int, int], str], ...],
+    reference: Callable, probes: Sequence[GateProbe], last: tuple[Output, str] | None = None
 ) -> Callable[[Case, Any, Problem, Callable[[Case], Any]], list[str]]:
-    """A diagnosis that reruns the learner's step with gates saturated, to name the gate that is wrong.
+    """A diagnosis that reruns the learner's step on probe inputs, to name the gate that is wrong.
 
-    Each probe is ``(blocks, message)``: ``blocks`` maps a gate block to +1/-1 (open or
-    shut); the message of the first probe the learner's function gets wrong is reported.
+    The message of the first probe the learner's function gets wrong is reported.  If it
+    gets them all right, ``last`` = ``(output, message)`` compares ``output`` on the
+    failing case itself (e.g. c_next right but h_next wrong: the output gate).
     """
 
     def diagnose(case: Case, got: Any, problem: Problem, ask: Callable[[Case], Any]) -> list[str]:
-        for blocks, message in probes:
-            probe = _saturated(case, where, blocks, reference)
-            answer = ask(probe)
+        head = "Gate by gate (the checker reran your step on inputs that isolate one gate): "
+        H = case.dims["H"]
+        for probe in probes:
+            args = list(copies(*case.args))
+            probe.edit(args, H)
+            expected = reference(*copies(*args))
+            answer = ask(Case(args=tuple(args), expected=expected, label=case.label, dims=case.dims))
             if answer is None:
                 return []
-            if output.check(answer, probe.expected, probe) is not None:
-                return [f"Gate by gate (the checker reran your step with gates forced open or shut): {message}"]
+            if probe.output.check(answer, expected, case) is not None:
+                return [head + probe.message]
+        if last is not None and last[0].check(got, case.expected, case) is not None:
+            return [head + last[1]]
         return []
 
     return diagnose
@@ -137,6 +171,46 @@ def _lstm_forward_variant(kind: str) -> Callable[[Case], tuple]:
 
 
 LSTM_FORWARD_OUTPUT = Tuple(Array("h_next", axes="N H"), Array("c_next", axes="N H"), Anything("cache"))
+_C_NEXT = Tuple(Anything("h_next"), Array("c_next", axes="N H"), Anything("cache"))
+
+
+def _lstm_zero_c_prev(args: list, H: int) -> None:
+    args[2][...] = 0.0
+
+
+def _lstm_forward_diagnosis(case: Case, got: Any, problem: Problem, ask: Callable[[Case], Any]) -> list[str]:
+    """Name the LSTM gate that is wrong: i, g, f through c_next on isolating inputs, then o through h_next."""
+    first = _gate_probes(
+        lambda *a: lstm_step_forward(*a)[:2] + (None,),
+        (
+            GateProbe(
+                both(_lstm_zero_c_prev, push(0, 3, 5, {2: +1})),
+                _C_NEXT,
+                "with c_prev = 0 and the candidate g forced to 1, c_next must equal the input gate i, and yours "
+                "does not: check i = sigmoid of block 0 (columns 0:H).",
+            ),
+            GateProbe(
+                both(_lstm_zero_c_prev, push(0, 3, 5, {0: +1})),
+                _C_NEXT,
+                "with c_prev = 0 and the input gate i forced to 1, c_next must equal the candidate g, and yours "
+                "does not: check g = tanh of block 2 (columns 2H:3H).",
+            ),
+            GateProbe(
+                zero_block(2, 3, 4, 5),
+                _C_NEXT,
+                "with the candidate g = 0 (its weights and bias zeroed), c_next must equal f * c_prev, and yours "
+                "does not: check the forget gate f = sigmoid of block 1 (columns H:2H) and "
+                "c_next = f * c_prev + i * g.",
+            ),
+        ),
+        last=(_C_NEXT, "i, g and f are each right alone, but c_next is not: check c_next = f * c_prev + i * g."),
+    )(case, got, problem, ask)
+    if first or _C_NEXT.check(got, case.expected, case) is not None:
+        return first
+    return [
+        "Gate by gate: c_next is right, only h_next is wrong, so check the output gate o = sigmoid of block 3 "
+        "(columns 3H:4H) and h_next = o * tanh(c_next)."
+    ]
 
 
 def check_lstm_step_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
@@ -178,34 +252,7 @@ def check_lstm_step_forward(learner_fn: Callable, *, time_limit: float | None = 
             ),
         ),
         exception_hint=_gate_hint,
-        diagnose=_gate_probes(
-            LSTM_FORWARD_OUTPUT,
-            (0, 3, 5),
-            lambda *a: lstm_step_forward(*a)[:2] + (None,),
-            (
-                (
-                    {0: -1, 1: +1, 3: +1},
-                    "with the forget gate f = 1, the input gate i = 0 and o = 1, c_next must equal c_prev and "
-                    "h_next = tanh(c_prev), and yours does not: check the forget gate f (block 1, columns H:2H) "
-                    "and c_next = f * c_prev + i * g.",
-                ),
-                (
-                    {0: +1, 1: -1, 3: +1},
-                    "with i = 1, f = 0 and o = 1, c_next must equal the candidate g and h_next = tanh(g), and "
-                    "yours does not: check the candidate g (block 2, columns 2H:3H, a tanh).",
-                ),
-                (
-                    {1: -1, 3: +1},
-                    "with f = 0 and o = 1, c_next must equal i * g, and yours does not: check the input gate i "
-                    "(block 0, columns 0:H, a sigmoid).",
-                ),
-                (
-                    {},
-                    "f, g and i are right (every probe above had o = 1), so check the output gate o (block 3, "
-                    "columns 3H:4H, a sigmoid) and h_next = o * tanh(c_next).",
-                ),
-            ),
-        ),
+        diagnose=_lstm_forward_diagnosis,
     )
     cases = []
     for r in _gated_inputs("lstm_step_forward", 4):
@@ -439,31 +486,34 @@ def check_gru_step_forward(learner_fn: Callable, *, time_limit: float | None = N
         ),
         exception_hint=_gate_hint,
         diagnose=_gate_probes(
-            GRU_OUTPUT,
-            (0, 2, 4),
             lambda *a: (gru_step_forward(*a)[0], None),
             (
-                (
-                    {1: +1},
-                    "with the update gate z forced to 1, h_next must equal h_prev, and yours does not: "
-                    "check z = sigmoid of block 1 (columns H:2H) of both sides and h_next = (1 - z) * n + z * h_prev.",
+                GateProbe(
+                    zero_block(2, 2, 3, 4, 5),
+                    GRU_OUTPUT,
+                    "with the candidate n = 0 (its weights and biases zeroed), h_next must equal z * h_prev, and "
+                    "yours does not: check the update gate z = sigmoid of block 1 (columns H:2H) of both sides and "
+                    "h_next = (1 - z) * n + z * h_prev.",
                 ),
-                (
-                    {0: +1, 1: -1},
-                    "with z = 0 and the reset gate r = 1, h_next must equal the candidate n, "
+                GateProbe(
+                    push(0, 2, 4, {0: +1, 1: -1}),
+                    GRU_OUTPUT,
+                    "with z forced to 0 and the reset gate r forced to 1, h_next must equal the candidate "
                     "n = tanh(x Wx_n + bx_n + h_prev Wh_n + bh_n) (block 2, columns 2H:3H), and yours does not: "
                     "check n.",
                 ),
-                (
-                    {0: -1, 1: -1},
-                    "with z = 0 and r = 0, the hidden side of n must vanish completely, h_next = n = "
+                GateProbe(
+                    push(0, 2, 4, {0: -1, 1: -1}),
+                    GRU_OUTPUT,
+                    "with z and r forced to 0, the hidden side of n must vanish completely, h_next = n = "
                     "tanh(x Wx_n + bx_n), and yours does not: the reset gate multiplies the whole hidden side, "
                     "r * (h_prev @ Wh_n + bh_n).",
                 ),
-                (
-                    {1: -1},
-                    "with z = 0, h_next must equal n, and yours does not although n is right for r = 0 and r = 1: "
-                    "check the reset gate r = sigmoid of block 0 (columns 0:H) of both sides.",
+                GateProbe(
+                    push(0, 2, 4, {1: -1}),
+                    GRU_OUTPUT,
+                    "with z forced to 0, h_next must equal n, and yours does not although n is right for r = 0 and "
+                    "r = 1: check the reset gate r = sigmoid of block 0 (columns 0:H) of both sides.",
                 ),
             ),
         ),

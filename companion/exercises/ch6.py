@@ -21,6 +21,7 @@ from companion.exercises.runner import (
     Scalar,
     Tuple,
     Variant,
+    _type_name,
     run,
 )
 from companion.exercises.solutions import bag_of_words, beam_search
@@ -722,7 +723,7 @@ class Beams(Output):
                 ],
             )
         if not isinstance(got, (list, tuple)):
-            msg = f"It should return a list of (tokens, score) pairs, got a {type(got).__name__}."
+            msg = f"It should return a list of (tokens, score) pairs, but it returned {_type_name(got)}."
             return Problem("type", key, [msg])
         if len(got) != len(exp):
             lines = [
@@ -743,7 +744,7 @@ class Beams(Output):
         for j, (g, e) in enumerate(zip(got, exp)):
             where = f"Hypothesis {j}" + (" (the best)" if j == 0 else "")
             if not _is_pair(g):
-                return Problem("type", key, [f"{where} should be a pair (tokens, score), got {_type(g)}."])
+                return Problem("type", key, [f"{where} should be a pair (tokens, score), but it is {_type_name(g)}."])
             p = IntList(f"{where}").check(g[0], e[0], case, key)
             if p is not None:
                 p.leaf = self
@@ -768,12 +769,6 @@ class Beams(Output):
 
 def _count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
-def _type(x: Any) -> str:
-    if isinstance(x, (list, tuple)):
-        return f"a {type(x).__name__} of {_count(len(x), 'value')}"
-    return f"a {type(x).__name__}"
 
 
 def _token_advice(tokens: list[int], start: int, end: int, max_len: int) -> list[str]:
@@ -900,7 +895,7 @@ def _bow_variant(kind: str) -> Callable[[Case], np.ndarray]:
 def check_bag_of_words(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
     """Check ``bag_of_words(idx, lengths, V) -> counts (N, V)`` over the real (unpadded) tokens.
 
-    Token 0 also occurs as a real token, and in the last case the padding positions
+    Token 0 also occurs as a real token, and in the first case the padding positions
     hold non-zero ids: only ``lengths`` tells real tokens from padding.
     """
     rng = generator("bag_of_words")
@@ -921,7 +916,8 @@ def check_bag_of_words(learner_fn: Callable, *, time_limit: float | None = None)
     idx[0, 0] = 0
     pad = np.arange(T)[None, :] >= lengths[:, None]
     idx[pad] = rng.integers(1, V, size=int(pad.sum()))  # padding that is not id 0
-    cases.append((idx, lengths, V, f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}, padding holds non-zero ids"))
+    label = f"N={N}, T={T}, V={V}, lengths={[int(n) for n in lengths]}, a real token 0, padding holds non-zero ids"
+    cases.insert(0, (idx, lengths, V, label))  # first: it tells "ignored lengths" from "dropped token 0"
     cases = [
         Case(
             args=copies(idx, lengths, V),
