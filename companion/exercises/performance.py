@@ -1,0 +1,228 @@
+"""Appendix "Where the time goes": an LSTM forward with the input projection hoisted out of the loop,
+and the FLOP count of a GRU's forward + backward pass.
+
+The reference solutions are the two public functions here
+(:func:`lstm_forward_hoisted`, :func:`gru_matmul_flops`); the checkers compare a
+learner's function with them on seeded cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from companion.exercises._common import copies, generator, normal, sigmoid
+from companion.exercises.feedback import Feedback
+from companion.exercises.runner import Array, Case, Exercise, Integer, Variant, run
+from companion.numpy.lstm import lstm_forward
+
+__all__ = ["lstm_forward_hoisted", "gru_matmul_flops", "check_lstm_forward_hoisted", "check_gru_matmul_flops"]
+
+
+# -- reference solutions ----------------------------------------------------------------------
+
+
+def lstm_forward_hoisted(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """LSTM over a sequence (``c0 = 0``) with ``x_t Wx + b`` of all steps computed in ONE product before the loop.
+
+    x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) with gate blocks
+    ``[i, f, g, o]`` -> h (N, T, H).  Only ``h_{t-1} Wh`` must wait for the previous
+    step, so it is the only product left inside the loop.
+    """
+    N, T, D = x.shape
+    H = h0.shape[1]
+    xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # every step's input part, one product
+    h, c = h0, np.zeros_like(h0)
+    hs = np.empty((N, T, H))
+    for t in range(T):
+        a = xw[:, t] + h @ Wh
+        i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        hs[:, t] = h
+    return hs
+
+
+def gru_matmul_flops(N: int, T: int, D: int, H: int) -> int:
+    """FLOPs in the matrix products of one GRU forward + backward pass (batch N, length T, sizes D, H).
+
+    A product ``(m, k) @ (k, n)`` costs ``2 m k n`` (a multiply and an add per term).
+    The forward pass has the input projection ``(N T, D) @ (D, 3H)`` and T recurrent
+    products ``(N, H) @ (H, 3H)``; the backward pass, for each of them, the gradient
+    of its input and of its weight, two products of the same size.
+    """
+    forward = 2 * (N * T) * D * (3 * H) + T * 2 * N * H * (3 * H)
+    return 3 * forward
+
+
+# -- check_lstm_forward_hoisted ------------------------------------------------------------
+
+
+class _CountingInput(np.ndarray):
+    """An input array that counts the matrix products it, or a view or copy of it, takes part in.
+
+    Results of arithmetic are plain arrays, so only ``x`` itself (sliced, reshaped,
+    transposed, copied) is counted, never what was computed from it.
+    """
+
+    counter: list
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.counter = getattr(obj, "counter", None)
+
+    @staticmethod
+    def _plain(values: Any) -> Any:
+        return [v.view(np.ndarray) if isinstance(v, _CountingInput) else v for v in values]
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if ufunc is np.matmul and method == "__call__":
+            self.counter[0] += 1
+        if "out" in kwargs:
+            kwargs["out"] = tuple(self._plain(kwargs["out"]))
+        return getattr(ufunc, method)(*self._plain(inputs), **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in (np.dot, np.einsum, np.tensordot, np.inner, np.matmul, np.vdot):
+            self.counter[0] += 1
+        return super().__array_function__(func, types, args, kwargs)
+
+
+def _counting(x: np.ndarray) -> _CountingInput:
+    counted = x.copy().view(_CountingInput)
+    counted.counter = [0]
+    return counted
+
+
+def _one_input_product(case: Case, got: Any) -> str | None:
+    x = case.args[0]
+    products, T = x.counter[0], x.shape[1]
+    x.counter[0] = 0  # the next call on this case starts again
+    if products > 1:
+        return (
+            f"Your function multiplied x (or slices of it) by a matrix {products} times for T = {T} steps; the "
+            "exercise asks for the input part of ALL steps in ONE product before the loop, e.g. "
+            "x.reshape(N * T, D) @ Wx + b, then reshape the result back to (N, T, 4H) and take [:, t] in the loop."
+        )
+    return None
+
+
+def _lstm_variant(c: Case, kind: str) -> np.ndarray:
+    x, h0, Wx, Wh, b = (c.raw[k] for k in ("x", "h0", "Wx", "Wh", "b"))
+    N, T, D = x.shape
+    H = h0.shape[1]
+    if kind == "no_bias":
+        b = np.zeros_like(b)
+    if kind == "reshape_time_major":  # (N T, 4H) product reshaped as if it were ordered (t, n)
+        xw = (x.reshape(N * T, D) @ Wx + b).reshape(T, N, 4 * H).transpose(1, 0, 2)
+    else:
+        xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)
+    h, cell, hs = h0, np.zeros_like(h0), []
+    for t in range(T):
+        a = xw[:, t] + h @ Wh
+        i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
+        if kind == "ifog":  # blocks read as [i, f, o, g]
+            o, g = sigmoid(a[:, 2 * H : 3 * H]), np.tanh(a[:, 3 * H :])
+        cell = i * g if kind == "no_memory" else f * cell + i * g
+        h = o * cell if kind == "no_tanh_c" else o * np.tanh(cell)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def check_lstm_forward_hoisted(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``lstm_forward_hoisted(x, h0, Wx, Wh, b) -> h`` (N, T, H), ``c0 = 0``, blocks ``[i, f, g, o]``.
+
+    Besides the values, the checker counts the matrix products in which ``x`` (or a
+    slice, reshape or copy of it) takes part: more than one means the input
+    projection was not hoisted out of the loop.
+    """
+    rng = generator("lstm_forward_hoisted")
+    specs = [(2, 5, 3, 4), (1, 4, 2, 3), (3, 1, 4, 2), (2, 7, 1, 5)]
+    cases = []
+    for N, T, D, H in specs:
+        raw = {
+            "x": normal(rng, N, T, D),
+            "h0": normal(rng, N, H, scale=0.5),
+            "Wx": normal(rng, D, 4 * H, scale=0.5),
+            "Wh": normal(rng, H, 4 * H, scale=0.5),
+            "b": normal(rng, 4 * H, scale=0.5),
+        }
+        x, h0, Wx, Wh, b = copies(*raw.values())
+        cases.append(
+            Case(
+                args=(_counting(raw["x"]), *copies(raw["h0"], raw["Wx"], raw["Wh"], raw["b"])),
+                expected=lstm_forward(x, h0, Wx, Wh, b)[0],
+                label=f"N={N}, T={T}, D={D}, H={H}",
+                dims={"N": N, "T": T, "D": D, "H": H},
+                raw={k: v.copy() for k, v in raw.items()},
+            )
+        )
+
+    def var(kind: str) -> Callable[[Case], np.ndarray]:
+        return lambda c: _lstm_variant(c, kind)
+
+    ex = Exercise(
+        name="lstm_forward_hoisted",
+        signature="lstm_forward_hoisted(x, h0, Wx, Wh, b)",
+        returns=Array("h", axes="N T H"),
+        variants=(
+            Variant("the bias b is missing: the input part of every step is x_t Wx + b.", var("no_bias")),
+            Variant(
+                "x.reshape(N * T, D) keeps the samples' order, rows (n, t): reshape the product back to (N, T, 4H), "
+                "not (T, N, 4H).",
+                var("reshape_time_major"),
+            ),
+            Variant("the gate blocks are [i, f, g, o]: g is the third block and o the fourth.", var("ifog")),
+            Variant("the cell forgets its past: c_t = f * c_{t-1} + i * g, not i * g.", var("no_memory")),
+            Variant("h_t = o * tanh(c_t): the tanh of the cell is missing.", var("no_tanh_c")),
+        ),
+        requirements=(_one_input_product,),
+    )
+    return run(ex, learner_fn, cases, time_limit=time_limit)
+
+
+# -- check_gru_matmul_flops -------------------------------------------------------------------
+
+
+def check_gru_matmul_flops(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``gru_matmul_flops(N, T, D, H) -> int``: FLOPs of the matrix products of a GRU forward + backward."""
+    specs = [(32, 50, 96, 128), (2, 3, 5, 7), (1, 1, 1, 1), (64, 100, 32, 256)]
+    cases = [
+        Case(
+            args=(N, T, D, H),
+            expected=gru_matmul_flops(N, T, D, H),
+            label=f"N={N}, T={T}, D={D}, H={H}",
+            dims={"N": N, "T": T, "D": D, "H": H},
+            raw={"N": N, "T": T, "D": D, "H": H},
+        )
+        for N, T, D, H in specs
+    ]
+
+    def scaled(factor: float) -> Callable[[Case], int]:
+        return lambda c: int(round(gru_matmul_flops(*c.args) * factor))
+
+    def without(part: str) -> Callable[[Case], int]:
+        def count(c: Case) -> int:
+            N, T, D, H = c.args
+            inner = D if part == "recurrent" else H  # what is left when the other product is forgotten
+            return 3 * 2 * N * T * inner * 3 * H
+
+        return count
+
+    ex = Exercise(
+        name="gru_matmul_flops",
+        signature="gru_matmul_flops(N, T, D, H)",
+        returns=Integer("flops"),
+        variants=(
+            Variant(
+                "that is the forward pass only: the backward pass computes, for every product, the gradients of "
+                "both of its factors, two products of the same size (3 x the forward count in total).",
+                scaled(1 / 3),
+            ),
+            Variant("a product (m, k) @ (k, n) costs 2 m k n FLOPs: one multiply and one add per term.", scaled(1 / 2)),
+            Variant("the GRU has 3 gate blocks (r, z, n), so its weights have 3H columns, not 4H.", scaled(4 / 3)),
+            Variant("the recurrent products h_{t-1} Wh (one per step) are missing.", without("recurrent")),
+            Variant("the input projection x_t Wx is missing.", without("input")),
+        ),
+    )
+    return run(ex, learner_fn, cases, time_limit=time_limit)
