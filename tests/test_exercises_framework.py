@@ -15,6 +15,7 @@ STUB_TEXT = (
     "Replace the `raise NotImplementedError` line with your solution, run that cell, then run this check again."
 )
 
+
 @pytest.fixture(autouse=True)
 def _private_progress(tmp_path, monkeypatch):
     """Passes are recorded under a temporary cache, never in the developer's own."""
@@ -24,7 +25,6 @@ def _private_progress(tmp_path, monkeypatch):
 def own(fn):
     """The reference wrapped in a function defined here, as a learner's solution that calls it would be."""
     return lambda *args, **kwargs: fn(*args, **kwargs)
-
 
 
 def stub(x, h_prev, Wx, Wh, b):

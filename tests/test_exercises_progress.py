@@ -82,6 +82,13 @@ def test_the_table_lists_every_checker_by_chapter(cache) -> None:
     assert datetime.now().strftime("%Y-%m-%d") in one_hot_line
     assert any(line.split() == ["count_rnn_parameters", "not", "yet"] for line in lines)
     assert str(shown) == repr(shown)
+    assert shown.table == "\n".join(lines[1:])  # the table without the heading (stable to print in a notebook)
+
+
+def test_the_heading_abbreviates_the_home_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("COMPANION_CACHE", raising=False)
+    assert repr(progress()).splitlines()[0].endswith("(record: ~/.cache/companion/exercises/progress.json)")
 
 
 def test_reset(cache) -> None:

@@ -12,8 +12,9 @@ Every checker refuses the course's own implementation (a function defined in
 "this is the reference implementation, not yours".  Each case runs under a time limit
 (a few seconds, ``time_limit=`` on every checker, see
 :func:`~companion.exercises.runner.default_time_limit`), so a hung solution is stopped
-and reported.  A pass on the learner's own function is recorded locally, and
-:func:`~companion.exercises.progress.progress` shows what has been passed, per chapter.
+and reported.  A pass on the learner's own function is recorded locally (in the cache
+folder, never in the course's repository), and ``progress()`` shows what has been
+passed, per chapter; ``progress(reset=True)`` starts over.
 
 >>> from companion.exercises import check_rnn_step_forward
 >>> def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -51,7 +52,7 @@ from companion.exercises.ch9 import (
 from companion.exercises.feedback import Feedback
 from companion.exercises.progress import Progress, progress, reset_progress
 
-#: Chapter titles for :func:`~companion.exercises.progress.progress` (a chapter without one is "Chapter N").
+#: Chapter titles for ``progress()`` (a chapter without one is "Chapter N").
 CHAPTER_TITLES = {
     1: "Background",
     2: "Recurrence",

@@ -420,8 +420,7 @@ def check_last_hidden(learner_fn: Callable, *, time_limit: float | None = None) 
         loop_free=LoopFree(
             over="the batch",
             symbol="N",
-            small=lambda: _last_hidden_probe(4),
-            large=lambda: _last_hidden_probe(260),
+            probe=_last_hidden_probe,
             sizes=(4, 260),
             advice="pick all the states in one indexing expression, pairing an array of batch indices with an "
             "array of time indices (advanced indexing).",

@@ -139,8 +139,7 @@ def check_linear_recurrence_scan(learner_fn: Callable, *, time_limit: float | No
         loop_free=LoopFree(
             over="time",
             symbol="T",
-            small=lambda: _scan_probe(16),
-            large=lambda: _scan_probe(512),
+            probe=_scan_probe,
             sizes=(16, 512),
             advice="loop over the ceil(log2 T) rounds of a scan, each round vectorised over all steps (as in the "
             "figure), or use another parallel formulation.",

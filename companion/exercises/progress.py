@@ -9,7 +9,7 @@ written into the course's repository.
 
 >>> from companion.exercises import progress
 >>> progress()  # doctest: +SKIP
-Exercise progress: 2 of 25 passed (record: /home/me/.cache/companion/exercises/progress.json)
+Exercise progress: 2 of 25 passed (record: ~/.cache/companion/exercises/progress.json)
 chapter                  exercise                              status   when
 1  Background            one_hot                               passed   2025-05-04 10:12
                          count_rnn_parameters                  not yet
@@ -206,24 +206,34 @@ class Progress:
         return [r for r in self.rows if r.passed]
 
     @property
-    def text(self) -> str:
-        """The table as plain text."""
-        lines = [f"Exercise progress: {len(self.passed)} of {len(self.rows)} passed (record: {self.path})"]
-        if self.problem:
-            lines.append(
-                f"The record could not be read ({self.problem}). It is left untouched; the next pass keeps it "
-                "as progress.json.bad and starts a new record, and progress(reset=True) deletes it."
-            )
+    def table(self) -> str:
+        """The table alone (no heading with the file's path), one row per exercise."""
         chapters = [f"{r.chapter:<2} {r.chapter_title}" for r in self.rows]
         cw = max([len("chapter"), *map(len, chapters)]) + 2
         ew = max([len("exercise"), *(len(r.exercise) for r in self.rows)]) + 2
-        lines.append(f"{'chapter':<{cw}}{'exercise':<{ew}}{'status':<9}when")
+        lines = [f"{'chapter':<{cw}}{'exercise':<{ew}}{'status':<9}when"]
         previous = None
         for row, chapter in zip(self.rows, chapters):
             shown = chapter if row.chapter != previous else ""
             previous = row.chapter
             status, when = ("passed", row.passed_at.strftime("%Y-%m-%d %H:%M")) if row.passed else ("not yet", "")
             lines.append(f"{shown:<{cw}}{row.exercise:<{ew}}{status:<9}{when}".rstrip())
+        return "\n".join(lines)
+
+    @property
+    def text(self) -> str:
+        """A heading (how many passed, where the record is), what is wrong with the record if anything, the table."""
+        where = str(self.path)
+        home = str(Path.home())
+        if where.startswith(home + os.sep):
+            where = "~" + where[len(home) :]
+        lines = [f"Exercise progress: {len(self.passed)} of {len(self.rows)} passed (record: {where})"]
+        if self.problem:
+            lines.append(
+                f"The record could not be read ({self.problem}). It is left untouched; the next pass keeps it "
+                "as progress.json.bad and starts a new record, and progress(reset=True) deletes it."
+            )
+        lines.append(self.table)
         return "\n".join(lines)
 
     def __repr__(self) -> str:

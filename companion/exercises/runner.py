@@ -25,8 +25,26 @@ Then, for each case, in order, it
    of new arrays") and, once all values are right, "without a Python loop" (by counting
    the Python lines the learner's code executes on a small and a large input).
 
-A pass is recorded in the learner's local progress file
-(:func:`companion.exercises.progress.record`), and a pass that took long gets a note.
+A pass is recorded in the learner's local progress file (``record`` in
+``companion.exercises.progress``), and a pass that took long gets a note.
+
+How the time limit is enforced
+------------------------------
+* On the main thread of a process on Linux or macOS -- where a Jupyter kernel runs the
+  cells -- a ``SIGALRM`` timer (``signal.setitimer``) raises :class:`TimeLimitExceeded`
+  inside the learner's code.  It also wakes ``time.sleep`` and other blocking calls; a
+  single long call into compiled code (one huge matrix product) is stopped when it
+  returns.  A previous ``SIGALRM`` handler and timer are restored afterwards.
+* Elsewhere (another thread, Windows), a watcher thread asks CPython to raise the same
+  exception in the checked thread at its next bytecode; a blocking call such as
+  ``time.sleep`` is then only stopped when it returns.
+* Where neither is available (not CPython), there is no limit; the time taken is still
+  measured and a slow pass gets its note.
+
+``KeyboardInterrupt`` (Ctrl-C, "interrupt the kernel") is never caught: it stops the
+checker at once, and the timer is disarmed on the way out.  The exception derives from
+``BaseException``, so a learner's ``except Exception:`` cannot swallow it, and it is
+raised again every 0.1 s should a bare ``except:`` swallow one.
 """
 
 from __future__ import annotations
@@ -871,9 +889,8 @@ def _signature_mismatch(fn: Callable, case: Case) -> str | None:
 class LoopFree:
     """Require that the learner's code does no Python loop over one size (the batch, time).
 
-    After every case has passed, the learner's function runs once on ``small()`` and once
-    on ``large()``, two valid inputs whose size ``symbol`` is ``sizes[0]`` and
-    ``sizes[1]``.  The checker counts the Python lines executed (and calls made) in the
+    After every case has passed, the learner's function runs once on ``probe(sizes[0])``
+    and once on ``probe(sizes[1])``, two valid inputs whose size ``symbol`` differs.  The checker counts the Python lines executed (and calls made) in the
     learner's own code -- never in numpy or companion.  A vectorised solution executes
     the same number for both sizes (a loop over ``ceil(log2 T)`` rounds adds a handful);
     a ``for``/``while`` loop, a comprehension, ``map``/``np.vectorize`` of a Python
@@ -884,8 +901,7 @@ class LoopFree:
 
     over: str
     symbol: str
-    small: Callable[[], Case]
-    large: Callable[[], Case]
+    probe: Callable[[int], Case]
     sizes: tuple[int, int]
     advice: str = ""
 
@@ -918,8 +934,8 @@ def _count_learner_lines(fn: Callable, case: Case, call: Callable, limit: float 
 def _loop_verdict(ex: Exercise, learner: Callable, call: Callable, limit: float | None) -> Feedback | None:
     rule = ex.loop_free
     counts = []
-    for size, make in zip(rule.sizes, (rule.small, rule.large)):
-        case = make()
+    for size in rule.sizes:
+        case = rule.probe(size)
         where = f"the extra case {case.label} (it checks for a Python loop over {rule.over})"
         n, outcome = _count_learner_lines(learner, case, call, limit)
         if outcome.timed_out:
@@ -1094,13 +1110,11 @@ def run(
         How to call it (default ``fn(*case.args, **case.kwargs)``).
     time_limit : float, optional
         Seconds each case may run (default :func:`default_time_limit`); ``0`` or
-        ``inf``: no limit.  How the limit is enforced (and where it cannot be) is
-        described in the module's ``_Deadline``: a ``SIGALRM`` timer on the main thread
-        of Linux and macOS (where a Jupyter kernel runs), an interrupt sent by a watcher
-        thread elsewhere.  ``KeyboardInterrupt`` (Ctrl-C) always propagates.
+        ``inf``: no limit.  How the limit is enforced, and where it cannot be, is
+        described in the module's docstring.  ``KeyboardInterrupt`` (Ctrl-C) always
+        propagates.
     record : bool
-        Record a pass in the learner's progress file
-        (:func:`companion.exercises.progress.record`).
+        Record a pass in the learner's progress file (``companion.exercises.progress``).
 
     Returns
     -------
