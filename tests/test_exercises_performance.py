@@ -1,4 +1,4 @@
-"""Checkers of the appendix "Where the time goes": the hoisted LSTM forward and the GRU's FLOP count."""
+"""Checkers of the appendix "Where the time goes": the hoisted GRU forward and the GRU's FLOP count."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import pytest
 
 from companion import bench
 from companion.exercises.performance import (
+    check_gru_forward_hoisted,
     check_gru_matmul_flops,
-    check_lstm_forward_hoisted,
+    gru_forward_hoisted,
     gru_matmul_flops,
-    lstm_forward_hoisted,
 )
 from companion.numpy.activations import sigmoid
-from companion.numpy.lstm import lstm_forward
+from companion.numpy.gru import gru_forward
 
 
 @pytest.fixture(autouse=True)
@@ -27,27 +27,31 @@ def own(fn):
     return lambda *args, **kwargs: fn(*args, **kwargs)
 
 
-def _lstm(x, h0, Wx, Wh, b, mode="ok"):
-    """A learner's LSTM forward; ``mode`` plants one mistake."""
+def _gru(x, h0, Wx, Wh, bx, bh, mode="ok"):
+    """A learner's GRU forward; ``mode`` plants one mistake."""
     N, T, D = x.shape
     H = h0.shape[1]
-    xw = None if mode == "per_step" else (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)
-    h, c, hs = h0, np.zeros_like(h0), []
+    xw = None if mode == "per_step" else (x.reshape(N * T, D) @ Wx + bx).reshape(N, T, 3 * H)
+    h, hs = h0, []
     for t in range(T):
-        inp = x[:, t] @ Wx + b if mode == "per_step" else xw[:, t]
-        a = inp + h @ Wh
-        i, f, g, o = (sigmoid(a[:, k * H : (k + 1) * H]) for k in range(4))
-        g = np.tanh(a[:, 2 * H : 3 * H])
-        c = i * g if mode == "no_memory" else f * c + i * g
-        h = o * c if mode == "no_tanh_c" else o * np.tanh(c)
+        a = x[:, t] @ Wx + bx if mode == "per_step" else xw[:, t]
+        hw = h @ Wh + bh
+        r, z = sigmoid(a[:, :H] + hw[:, :H]), sigmoid(a[:, H : 2 * H] + hw[:, H : 2 * H])
+        if mode == "cho":
+            n = np.tanh(a[:, 2 * H :] + (r * h) @ Wh[:, 2 * H :] + bh[2 * H :])
+        elif mode == "bias_outside":
+            n = np.tanh(a[:, 2 * H :] + r * (h @ Wh[:, 2 * H :]) + bh[2 * H :])
+        else:
+            n = np.tanh(a[:, 2 * H :] + r * hw[:, 2 * H :])
+        h = z * n + (1 - z) * h if mode == "z_swapped" else (1 - z) * n + z * h
         hs.append(h)
     return np.stack(hs, axis=1)
 
 
 def test_references_pass():
-    assert check_lstm_forward_hoisted(own(lstm_forward_hoisted)).passed
-    assert check_lstm_forward_hoisted(_lstm).passed
-    assert check_lstm_forward_hoisted(lambda x, h0, Wx, Wh, b: lstm_forward(x, h0, Wx, Wh, b)[0]).passed
+    assert check_gru_forward_hoisted(own(gru_forward_hoisted)).passed
+    assert check_gru_forward_hoisted(_gru).passed
+    assert check_gru_forward_hoisted(lambda *args: gru_forward(*args)[0]).passed
     assert check_gru_matmul_flops(own(gru_matmul_flops)).passed
     assert check_gru_matmul_flops(lambda N, T, D, H: 18 * N * T * H * (D + H)).passed
 
@@ -58,61 +62,57 @@ def test_reference_flops_agree_with_the_benchmark():
 
 
 def test_stubs_are_not_implemented_yet():
-    def lstm_forward_hoisted(x, h0, Wx, Wh, b):
+    def gru_forward_hoisted(x, h0, Wx, Wh, bx, bh):
         raise NotImplementedError("replace this line with your solution")
 
     def gru_matmul_flops(N, T, D, H):
         raise NotImplementedError("replace this line with your solution")
 
-    assert "not implemented yet" in check_lstm_forward_hoisted(lstm_forward_hoisted).text
+    assert "not implemented yet" in check_gru_forward_hoisted(gru_forward_hoisted).text
     assert "not implemented yet" in check_gru_matmul_flops(gru_matmul_flops).text
 
 
 def test_a_product_per_step_is_caught():
-    fb = check_lstm_forward_hoisted(lambda *args: _lstm(*args, mode="per_step"))
+    fb = check_gru_forward_hoisted(lambda *args: _gru(*args, mode="per_step"))
     assert not fb.passed
     assert "multiplied x (or slices of it) by a matrix 5 times for T = 5 steps" in fb.text
     assert "ONE product before the loop" in fb.text
 
 
 def test_products_on_copies_and_with_np_dot_are_counted_too():
-    def via_dot(x, h0, Wx, Wh, b):
+    def via_dot(x, *params):
         for t in range(x.shape[1]):
-            np.dot(x.copy()[:, t], Wx)
-        return _lstm(x, h0, Wx, Wh, b)
+            np.dot(x.copy()[:, t], params[1])
+        return _gru(x, *params)
 
-    fb = check_lstm_forward_hoisted(via_dot)
+    fb = check_gru_forward_hoisted(via_dot)
     assert not fb.passed and "by a matrix 6 times for T = 5 steps" in fb.text  # 5 per step + 1 hoisted
 
 
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
-        ("no_memory", "the cell forgets its past"),
-        ("no_tanh_c", "the tanh of the cell is missing"),
+        ("cho", "that is Cho et al.'s variant"),
+        ("bias_outside", "INCLUDING its bias"),
+        ("z_swapped", "z keeps the past"),
     ],
 )
-def test_lstm_mistakes(mode, expected):
-    fb = check_lstm_forward_hoisted(lambda *args: _lstm(*args, mode=mode))
-    assert not fb.passed and expected in fb.text
+def test_gru_mistakes(mode, expected):
+    fb = check_gru_forward_hoisted(lambda *args: _gru(*args, mode=mode))
+    assert not fb.passed and expected in fb.text, fb.text
 
 
-def test_lstm_bias_and_layout_mistakes():
-    no_bias = check_lstm_forward_hoisted(lambda x, h0, Wx, Wh, b: _lstm(x, h0, Wx, Wh, np.zeros_like(b)))
-    assert "the bias b is missing" in no_bias.text
+def test_gru_bias_and_layout_mistakes():
+    no_bx = check_gru_forward_hoisted(lambda x, h0, Wx, Wh, bx, bh: _gru(x, h0, Wx, Wh, 0 * bx, bh))
+    assert "the input-side bias bx is missing" in no_bx.text
+    no_bh = check_gru_forward_hoisted(lambda x, h0, Wx, Wh, bx, bh: _gru(x, h0, Wx, Wh, bx, 0 * bh))
+    assert "the hidden-side bias bh is missing" in no_bh.text
 
-    def time_major(x, h0, Wx, Wh, b):
+    def time_major(x, *params):
         N, T, D = x.shape
-        return lstm_forward_hoisted(x.reshape(N * T, D).reshape(T, N, D).transpose(1, 0, 2), h0, Wx, Wh, b)
+        return gru_forward_hoisted(x.reshape(N * T, D).reshape(T, N, D).transpose(1, 0, 2), *params)
 
-    assert "reshape the product back to (N, T, 4H)" in check_lstm_forward_hoisted(time_major).text
-
-    def ifog(x, h0, Wx, Wh, b):
-        H = h0.shape[1]
-        swap = np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
-        return lstm_forward_hoisted(x, h0, Wx[:, swap], Wh[:, swap], b[swap])
-
-    assert "the gate blocks are [i, f, g, o]" in check_lstm_forward_hoisted(ifog).text
+    assert "reshape the product back to (N, T, 3H)" in check_gru_forward_hoisted(time_major).text
 
 
 @pytest.mark.parametrize(

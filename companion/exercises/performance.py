@@ -1,9 +1,10 @@
-"""Appendix "Where the time goes": an LSTM forward with the input projection hoisted out of the loop,
+"""Appendix "Where the time goes": a GRU forward with the input projection hoisted out of the loop,
 and the FLOP count of a GRU's forward + backward pass.
 
 The reference solutions are the two public functions here
-(:func:`lstm_forward_hoisted`, :func:`gru_matmul_flops`); the checkers compare a
-learner's function with them on seeded cases.
+(:func:`gru_forward_hoisted`, :func:`gru_matmul_flops`); the checkers compare a
+learner's function with them on seeded cases (the values of the first also with
+:func:`companion.numpy.gru.gru_forward`).
 """
 
 from __future__ import annotations
@@ -15,31 +16,33 @@ import numpy as np
 from companion.exercises._common import copies, generator, normal, sigmoid
 from companion.exercises.feedback import Feedback
 from companion.exercises.runner import Array, Case, Exercise, Integer, Variant, run
-from companion.numpy.lstm import lstm_forward
+from companion.numpy.gru import gru_forward
 
-__all__ = ["lstm_forward_hoisted", "gru_matmul_flops", "check_lstm_forward_hoisted", "check_gru_matmul_flops"]
+__all__ = ["gru_forward_hoisted", "gru_matmul_flops", "check_gru_forward_hoisted", "check_gru_matmul_flops"]
 
 
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def lstm_forward_hoisted(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """LSTM over a sequence (``c0 = 0``) with ``x_t Wx + b`` of all steps computed in ONE product before the loop.
+def gru_forward_hoisted(
+    x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, bx: np.ndarray, bh: np.ndarray
+) -> np.ndarray:
+    """GRU over a sequence (torch's form) with ``x_t Wx + bx`` of all steps computed in ONE product before the loop.
 
-    x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) with gate blocks
-    ``[i, f, g, o]`` -> h (N, T, H).  Only ``h_{t-1} Wh`` must wait for the previous
-    step, so it is the only product left inside the loop.
+    x (N, T, D), h0 (N, H), Wx (D, 3H), Wh (H, 3H), bx and bh (3H,) with gate blocks
+    ``[r, z, n]`` -> h (N, T, H).  Only the hidden side ``h_{t-1} Wh + bh`` must wait
+    for the previous step, so it is the only product left inside the loop.
     """
     N, T, D = x.shape
     H = h0.shape[1]
-    xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # every step's input part, one product
-    h, c = h0, np.zeros_like(h0)
-    hs = np.empty((N, T, H))
+    xw = (x.reshape(N * T, D) @ Wx + bx).reshape(N, T, 3 * H)  # every step's input side, one product
+    h, hs = h0, np.empty((N, T, H))
     for t in range(T):
-        a = xw[:, t] + h @ Wh
-        i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
-        c = f * c + i * g
-        h = o * np.tanh(c)
+        hw = h @ Wh + bh  # the hidden side
+        r = sigmoid(xw[:, t, :H] + hw[:, :H])
+        z = sigmoid(xw[:, t, H : 2 * H] + hw[:, H : 2 * H])
+        n = np.tanh(xw[:, t, 2 * H :] + r * hw[:, 2 * H :])  # r scales h Wh_n + bh_n, bias included
+        h = (1.0 - z) * n + z * h
         hs[:, t] = h
     return hs
 
@@ -56,7 +59,7 @@ def gru_matmul_flops(N: int, T: int, D: int, H: int) -> int:
     return 3 * forward
 
 
-# -- check_lstm_forward_hoisted ------------------------------------------------------------
+# -- check_gru_forward_hoisted ------------------------------------------------------------
 
 
 class _CountingInput(np.ndarray):
@@ -102,56 +105,54 @@ def _one_input_product(case: Case, got: Any) -> str | None:
         return (
             f"Your function multiplied x (or slices of it) by a matrix {products} times for T = {T} steps; the "
             "exercise asks for the input part of ALL steps in ONE product before the loop, e.g. "
-            "x.reshape(N * T, D) @ Wx + b, then reshape the result back to (N, T, 4H) and take [:, t] in the loop."
+            "x.reshape(N * T, D) @ Wx + bx, then reshape the result back to (N, T, 3H) and take [:, t] in the loop."
         )
     return None
 
 
-def _lstm_variant(c: Case, kind: str) -> np.ndarray:
-    x, h0, Wx, Wh, b = (c.raw[k] for k in ("x", "h0", "Wx", "Wh", "b"))
+def _gru_variant(c: Case, kind: str) -> np.ndarray:
+    x, h0, Wx, Wh, bx, bh = (c.raw[k] for k in ("x", "h0", "Wx", "Wh", "bx", "bh"))
     N, T, D = x.shape
     H = h0.shape[1]
-    if kind == "no_bias":
-        b = np.zeros_like(b)
-    if kind == "reshape_time_major":  # (N T, 4H) product reshaped as if it were ordered (t, n)
-        xw = (x.reshape(N * T, D) @ Wx + b).reshape(T, N, 4 * H).transpose(1, 0, 2)
-    else:
-        xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)
-    h, cell, hs = h0, np.zeros_like(h0), []
+    bx = np.zeros_like(bx) if kind == "no_bx" else bx
+    bh = np.zeros_like(bh) if kind == "no_bh" else bh
+    xw = (x.reshape(N * T, D) @ Wx + bx).reshape(N, T, 3 * H)
+    if kind == "reshape_time_major":  # the (N T, 3H) product reshaped as if its rows were ordered (t, n)
+        xw = xw.reshape(T, N, 3 * H).transpose(1, 0, 2)
+    h, hs = h0, []
     for t in range(T):
-        a = xw[:, t] + h @ Wh
-        i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
-        if kind == "ifog":  # blocks read as [i, f, o, g]
-            o, g = sigmoid(a[:, 2 * H : 3 * H]), np.tanh(a[:, 3 * H :])
-        cell = i * g if kind == "no_memory" else f * cell + i * g
-        h = o * cell if kind == "no_tanh_c" else o * np.tanh(cell)
+        hw = h @ Wh + bh
+        r = sigmoid(xw[:, t, :H] + hw[:, :H])
+        z = sigmoid(xw[:, t, H : 2 * H] + hw[:, H : 2 * H])
+        if kind == "bias_outside_r":
+            n = np.tanh(xw[:, t, 2 * H :] + r * (h @ Wh[:, 2 * H :]) + bh[2 * H :])
+        elif kind == "reset_before_product":
+            n = np.tanh(xw[:, t, 2 * H :] + (r * h) @ Wh[:, 2 * H :] + bh[2 * H :])
+        else:
+            n = np.tanh(xw[:, t, 2 * H :] + r * hw[:, 2 * H :])
+        h = z * n + (1.0 - z) * h if kind == "z_swapped" else (1.0 - z) * n + z * h
         hs.append(h)
     return np.stack(hs, axis=1)
 
 
-def check_lstm_forward_hoisted(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
-    """Check ``lstm_forward_hoisted(x, h0, Wx, Wh, b) -> h`` (N, T, H), ``c0 = 0``, blocks ``[i, f, g, o]``.
+def check_gru_forward_hoisted(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``gru_forward_hoisted(x, h0, Wx, Wh, bx, bh) -> h`` (N, T, H): torch's GRU, blocks ``[r, z, n]``.
 
     Besides the values, the checker counts the matrix products in which ``x`` (or a
     slice, reshape or copy of it) takes part: more than one means the input
     projection was not hoisted out of the loop.
     """
-    rng = generator("lstm_forward_hoisted")
+    rng = generator("gru_forward_hoisted")
     specs = [(2, 5, 3, 4), (1, 4, 2, 3), (3, 1, 4, 2), (2, 7, 1, 5)]
+    names = ("x", "h0", "Wx", "Wh", "bx", "bh")
     cases = []
     for N, T, D, H in specs:
-        raw = {
-            "x": normal(rng, N, T, D),
-            "h0": normal(rng, N, H, scale=0.5),
-            "Wx": normal(rng, D, 4 * H, scale=0.5),
-            "Wh": normal(rng, H, 4 * H, scale=0.5),
-            "b": normal(rng, 4 * H, scale=0.5),
-        }
-        x, h0, Wx, Wh, b = copies(*raw.values())
+        shapes = ((N, H), (D, 3 * H), (H, 3 * H), (3 * H,), (3 * H,))
+        raw = dict(zip(names, (normal(rng, N, T, D), *(normal(rng, *shape, scale=0.5) for shape in shapes))))
         cases.append(
             Case(
-                args=(_counting(raw["x"]), *copies(raw["h0"], raw["Wx"], raw["Wh"], raw["b"])),
-                expected=lstm_forward(x, h0, Wx, Wh, b)[0],
+                args=(_counting(raw["x"]), *copies(*(raw[k] for k in names[1:]))),
+                expected=gru_forward(*copies(*(raw[k] for k in names)))[0],
                 label=f"N={N}, T={T}, D={D}, H={H}",
                 dims={"N": N, "T": T, "D": D, "H": H},
                 raw={k: v.copy() for k, v in raw.items()},
@@ -159,22 +160,31 @@ def check_lstm_forward_hoisted(learner_fn: Callable, *, time_limit: float | None
         )
 
     def var(kind: str) -> Callable[[Case], np.ndarray]:
-        return lambda c: _lstm_variant(c, kind)
+        return lambda c: _gru_variant(c, kind)
 
     ex = Exercise(
-        name="lstm_forward_hoisted",
-        signature="lstm_forward_hoisted(x, h0, Wx, Wh, b)",
+        name="gru_forward_hoisted",
+        signature="gru_forward_hoisted(x, h0, Wx, Wh, bx, bh)",
         returns=Array("h", axes="N T H"),
         variants=(
-            Variant("the bias b is missing: the input part of every step is x_t Wx + b.", var("no_bias")),
             Variant(
-                "x.reshape(N * T, D) keeps the samples' order, rows (n, t): reshape the product back to (N, T, 4H), "
-                "not (T, N, 4H).",
+                "the reset gate multiplies h_{t-1} Wh_n + bh_n INCLUDING its bias (torch's form): "
+                "n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)).",
+                var("bias_outside_r"),
+            ),
+            Variant(
+                "that is Cho et al.'s variant, r applied before the product, (r * h) Wh_n; torch's GRU (and this "
+                "exercise) computes r * (h Wh_n + bh_n), so that one product h Wh serves all three gates.",
+                var("reset_before_product"),
+            ),
+            Variant("h_t = (1 - z) * n + z * h_{t-1}: in torch's convention z keeps the past.", var("z_swapped")),
+            Variant("the input-side bias bx is missing: the input side of every step is x_t Wx + bx.", var("no_bx")),
+            Variant("the hidden-side bias bh is missing: the hidden side is h_{t-1} Wh + bh.", var("no_bh")),
+            Variant(
+                "x.reshape(N * T, D) keeps the samples' order, rows (n, t): reshape the product back to (N, T, 3H), "
+                "not (T, N, 3H).",
                 var("reshape_time_major"),
             ),
-            Variant("the gate blocks are [i, f, g, o]: g is the third block and o the fourth.", var("ifog")),
-            Variant("the cell forgets its past: c_t = f * c_{t-1} + i * g, not i * g.", var("no_memory")),
-            Variant("h_t = o * tanh(c_t): the tanh of the cell is missing.", var("no_tanh_c")),
         ),
         requirements=(_one_input_product,),
     )
