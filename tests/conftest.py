@@ -11,6 +11,10 @@ import pytest
 
 matplotlib.use("Agg")  # plotting tests draw off-screen; notebooks choose their own (inline) backend
 
+# A checker that passes records the learner's progress in the cache folder; tests must not write into the
+# developer's own record (the progress tests use a temporary folder of their own).
+os.environ["COMPANION_RECORD_PROGRESS"] = "0"
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("COMPANION_DATA", ROOT.parent / "shared" / "data"))
 
