@@ -185,6 +185,7 @@ def test_the_fixed_list_of_checkers() -> None:
         "check_softmax_with_temperature", "check_sample_next", "check_last_hidden", "check_classifier_forward",
         "check_sliding_windows", "check_seasonal_naive", "check_beam_search", "check_bag_of_words",
         "check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan",
+        "check_gru_forward_hoisted", "check_gru_matmul_flops",
     ]
 
 

@@ -50,6 +50,7 @@ from companion.exercises.ch9 import (
     check_time_major_to_batch_first,
 )
 from companion.exercises.feedback import Feedback
+from companion.exercises.performance import check_gru_forward_hoisted, check_gru_matmul_flops
 from companion.exercises.progress import Progress, progress, reset_progress
 
 #: Chapter titles for ``progress()`` (a chapter without one is "Chapter N").
@@ -62,7 +63,7 @@ CHAPTER_TITLES = {
     6: "Applications",
     7: "Training well",
     8: "Attention",
-    9: "FAQ and appendix",
+    9: "FAQ and appendices",
 }
 
 #: Every checker, by chapter (the fixed list of the course's exercises).
@@ -82,7 +83,13 @@ CHECKERS = {
         "check_beam_search",
         "check_bag_of_words",
     ),
-    9: ("check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan"),
+    9: (
+        "check_time_major_to_batch_first",
+        "check_min_gru_coefficients",
+        "check_linear_recurrence_scan",
+        "check_gru_forward_hoisted",
+        "check_gru_matmul_flops",
+    ),
 }
 
 __all__ = [
