@@ -2,6 +2,8 @@
 #   make book   build the HTML book into _build/html (warnings are errors)
 #   make test   the strict book build, unit tests and nbval over every notebook
 # CI (.ci/run) adds: make portability (nbval under two emulated CPUs), make browser-test (headless Chromium)
+#       make browser-test                every page of the built book in headless Chromium with no network,
+#                                        then the book's markup in JupyterLab (tests/browser/)
 # Also: make execute [NB=book/x.ipynb]   re-execute stored notebooks in place
 #       make lab                         JupyterLab on the course's environment, data folder set
 PYTHON ?= python3
@@ -19,7 +21,7 @@ endif
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks portability execute lab build-book setup clean
+.PHONY: book test unit notebooks portability execute lab build-book setup clean browser-test lab-test chromium
 
 setup: $(STAMP)
 
@@ -28,6 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python tests/browser/install_mathjax.py  # self-hosted MathJax 3 into .venv/share/mathjax
 	touch $(STAMP)
 
 build-book: $(STAMP)
@@ -62,6 +65,28 @@ execute: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=book
+
+# The built book in headless Chromium (the OS package; installed here if missing), served from a
+# local server, with every request off that server blocked: math typeset, images loaded, no console
+# error, nothing wider than the page at 1280 and 400 px, solutions collapsed. Screenshots at 1280 px
+# go to _build/screenshots/, the findings to _build/browser-report.json. Then lab-test.
+CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
+browser-test: build-book chromium
+	$(BIN)/python tests/browser/check_book.py --html _build/html
+	$(MAKE) --no-print-directory lab-test
+
+# JupyterLab (jupyterlab-myst) renders an exercise and a collapsed solution: a DOM check in headless
+# Chromium against a JupyterLab started on a free loopback port.
+lab-test: $(STAMP) chromium
+	$(BIN)/python tests/browser/check_lab.py
+
+chromium:
+	@if [ -z "$(CHROMIUM)" ] && [ -z "$$CHROMIUM" ]; then \
+		echo "== installing Chromium and its fonts from the OS packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core; \
+	fi
 
 # The book first (fast failure on a warning), the tests last so their summary closes the log.
 test: build-book unit notebooks
