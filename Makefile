@@ -29,6 +29,8 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# the distribution was called `companion` before it became rnn-course-companion: drop the old editable install
+	-@$(BIN)/python -m pip uninstall --quiet --yes companion >/dev/null 2>&1
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python tests/browser/install_mathjax.py  # self-hosted MathJax 3 into .venv/share/mathjax
 	touch $(STAMP)
