@@ -269,6 +269,9 @@ def self_test_cdn(browser, html_dir: Path, page_rel: str) -> list[str]:
     for check in ("network", "math"):
         if check not in result.failures:
             problems.append(f"self-test: with MathJax on a CDN, the {check!r} check did not fail on {page_rel}")
+    if not problems:
+        print(f"self-test: {page_rel} with MathJax pointed back at a CDN fails as it must "
+              f"({len(result.failures['network'])} network, {len(result.failures['math'])} math failures)")
     return problems
 
 
