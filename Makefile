@@ -65,8 +65,9 @@ portability: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/python tests/tools/execute_notebooks.py $(NB)
 
+# JupyterLab refuses to run as root unless told (containers, CI); an ordinary user needs no flag.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=book
+	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The built book in headless Chromium (the OS package; installed here if missing), served from a
 # local server, with every request off that server blocked: math typeset, images loaded, no console
