@@ -173,3 +173,73 @@ def test_charlm_benchmark_reports_throughput_and_machine():
     assert float(text.split("k chars/s")[0]) <= 100  # 50 k characters in at least half a second
     note = bench_charlm.machine_note()
     assert "intra-op thread" in note and "OMP_WAIT_POLICY=" in note and "cores" in note
+
+
+def test_charlm_targets_follow_the_largest_reference_budget_reached():
+    from companion.torch import bench_charlm
+
+    assert bench_charlm.target_for(60) is None
+    assert bench_charlm.target_for(150) == 1.55 and bench_charlm.target_for(599) == 1.55
+    assert bench_charlm.target_for(600) == 1.45 and bench_charlm.target_for(3600) == 1.45
+
+
+def test_charlm_validation_batches_count_every_target_once():
+    import torch
+
+    from companion.torch import bench_charlm
+
+    ids = torch.arange(1, 104)  # 103 characters: 102 targets, not a multiple of the 4 streams
+    batches = bench_charlm.validation_batches(ids, batch_size=4, seq_len=10)
+    assert bench_charlm.counted_targets(batches) == 102
+    targets = torch.cat([y for _, y in batches], dim=1)  # (4 streams, 26 columns)
+    kept = targets[targets != bench_charlm.IGNORE]
+    assert sorted(kept.tolist()) == list(range(2, 104))  # each next character exactly once
+    for x, y in batches:  # the input before each counted target is the previous character
+        counted = y != bench_charlm.IGNORE
+        assert torch.equal(y[counted] - 1, x[counted])
+    assert [x.shape[1] for x, _ in batches] == [10, 10, 6]
+    part = bench_charlm.validation_batches(ids, batch_size=4, seq_len=10, fraction=0.5)
+    assert bench_charlm.counted_targets(part) == 4 * 13
+    with pytest.raises(ValueError, match="fraction"):
+        bench_charlm.validation_batches(ids, 4, 10, fraction=0)
+    with pytest.raises(ValueError, match="two characters"):
+        bench_charlm.validation_batches(ids[:1], 4, 10)
+
+
+def test_charlm_final_evaluation_reserve_scales_the_timed_sample():
+    from companion.torch import bench_charlm
+
+    assert bench_charlm.final_eval_reserve(2.0, 1_000, 4_000, margin=1.5) == pytest.approx(12.0)
+    with pytest.raises(ValueError, match="sample_targets"):
+        bench_charlm.final_eval_reserve(1.0, 0, 10)
+
+
+def test_charlm_segments_split_the_budget_between_evaluations():
+    import itertools
+
+    import torch
+
+    from companion.torch import bench_charlm
+    from companion.torch.schedules import BudgetSchedule
+
+    now = [0.0]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = BudgetSchedule(opt, 10.0, "linear", clock=lambda: now[0])
+    source = ((torch.zeros(2, 3), torch.zeros(2, 3)) for _ in itertools.count())
+    counter = [0]
+
+    def tick(batches):  # fit trains on each batch: one second of clock per batch here
+        n = 0
+        for _ in batches:
+            now[0] += 1.0
+            n += 1
+        return n
+
+    segment = bench_charlm.segments(source, schedule, evaluations=2, clock=lambda: now[0], counter=counter)
+    # half the budget: a batch (0.1 of it) is started only if it ends before 0.5, so 4 batches
+    assert tick(segment()) == 4 and now[0] == 4.0
+    assert tick(segment()) == 5 and now[0] == 9.0  # the second half, by the same rule
+    assert tick(segment()) == 1  # past the budget: still one batch, never an empty epoch
+    assert counter[0] == 10 * 6
+    with pytest.raises(ValueError, match="evaluations"):
+        bench_charlm.segments(source, schedule, evaluations=0)

@@ -128,6 +128,7 @@ def test_valid_json_that_is_not_a_record(cache, content) -> None:
 
 
 def test_an_unwritable_cache_does_not_fail_the_check(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(RECORD_ENV, raising=False)  # tests/conftest.py turns recording off for the suite
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("COMPANION_CACHE", str(blocker))  # the cache "folder" is a file: mkdir fails
@@ -142,7 +143,8 @@ def test_recording_can_be_switched_off(cache, monkeypatch) -> None:
     assert not progress_file().exists()
 
 
-def test_record_with_an_explicit_path_and_time(tmp_path) -> None:
+def test_record_with_an_explicit_path_and_time(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(RECORD_ENV, raising=False)
     path = tmp_path / "elsewhere" / "p.json"
     when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert record("one_hot", path=path, now=when) is None

@@ -1,24 +1,27 @@
-"""Benchmark: a 128-unit character LSTM on Tiny Shakespeare, trained for a fixed time on 2 CPU threads.
+"""Benchmark: a character LSTM on Tiny Shakespeare, trained for a fixed time on the CPU.
 
 Run with::
 
-    python -m companion.torch.bench_charlm [--seconds 150] [--threads 2]
+    python -m companion.torch.bench_charlm [--seconds 150] [--sample]
 
 It trains :class:`~companion.torch.models.RNNLanguageModel` with
-:func:`~companion.torch.trainer.fit` (Adam, gradient clipping, stateful truncated
-BPTT over 32 parallel streams) and prints the validation loss in nats per
-character about every ``--eval-every`` seconds, measured on the last 10 % of the
-text.  The time budget covers training *and* these evaluations.  Target:
-<= 1.65 nats/char after 150 s; the exit status is 1 if it is missed.
+:func:`~companion.torch.trainer.fit` (AdamW, gradient clipping, stateful
+truncated BPTT over parallel streams of the text) and prints the validation loss
+in nats per character a few times, measured on the last 10 % of the text.  The
+time budget covers training *and* the evaluations: the last evaluation, on the
+whole validation split, is timed in advance and fits in the budget.  Targets:
+<= 1.55 nats/char after 150 s and <= 1.45 after 600 s (:data:`TARGETS`); the
+exit status is 1 if the target is missed.
 
-Settings (chosen by short sweeps of batch size, sequence length, learning rate
-and decay at a fixed number of characters): embeddings of 64, batch 32 x 64
-characters, Adam with lr 0.01 multiplied by 0.8 after each evaluation, global
-gradient-norm clipping at 5.  About 6 M training characters reach ~1.59 nats/char.
+Schedule.  The learning rate follows a warm-up and a cosine decay defined on
+the *fraction of the time budget used* (:class:`~companion.torch.schedules.BudgetSchedule`),
+so a slower or busier machine takes fewer steps along the same curve and still
+ends at a small learning rate, instead of being cut off half-way.  Intermediate
+evaluations use a quarter of the validation text (marked ``val~``) to save
+time; the final one uses all of it.
 
-Because the budget is wall-clock time, the result depends on the machine: on a
-machine whose cores are busy with other work the model sees fewer characters.
-The characters processed, the characters per second and the CPU time used (in
+Because the budget is wall-clock time, the result depends on the machine.  The
+characters processed, the characters per second and the CPU time used (in
 cores) are printed with every evaluation, and the thread count, the OpenMP wait
 policy and the load average in the header, so runs can be compared.
 
@@ -26,12 +29,12 @@ Threads.  OpenMP threads that *spin* while waiting for each other collapse when
 another process wants the same cores: on a 2-core machine with one other busy
 process, two threads in the default (active) wait policy trained at 6 k chars/s
 with batches of up to 2.6 s, against about 55-70 k chars/s with
-``OMP_WAIT_POLICY=PASSIVE`` and about 100 k chars/s with one thread (this model is
-too small for a second thread to pay).  So the default is one thread, and when
-run as a program the benchmark sets ``OMP_WAIT_POLICY=PASSIVE`` unless the
-environment already chooses a policy: OpenMP reads it when torch is loaded, which
-``python -m`` does before this module runs, so the process starts itself again
-with the variable set.
+``OMP_WAIT_POLICY=PASSIVE`` and about 100 k chars/s with one thread (for these
+matrix sizes a second thread does not pay even on an idle machine).  So the
+default is one thread, and when run as a program the benchmark sets
+``OMP_WAIT_POLICY=PASSIVE`` unless the environment already chooses a policy:
+OpenMP reads it when torch is loaded, which ``python -m`` does before this
+module runs, so the process starts itself again with the variable set.
 """
 
 from __future__ import annotations
@@ -41,16 +44,29 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
+from companion.data.vocab import Vocab
 from companion.reproducibility import seed_everything
 from companion.torch.models import RNNLanguageModel
-from companion.torch.trainer import evaluate_lm, fit
+from companion.torch.sampling import sample_text
+from companion.torch.schedules import SHAPES, BudgetSchedule
+from companion.torch.trainer import evaluate_lm, fit, save_checkpoint
 
-TARGET = 1.65  # nats/char
+#: (budget in seconds, validation target in nats/char): a budget is held to the target of the
+#: largest reference budget it reaches (see :func:`target_for`).
+TARGETS: tuple[tuple[float, float], ...] = ((150.0, 1.55), (600.0, 1.45))
+
+IGNORE = -100  # target value evaluate_lm does not count (padding of the validation streams)
+
+
+def target_for(seconds: float) -> float | None:
+    """The validation target for a budget: that of the largest reference budget <= ``seconds``, or None."""
+    met = [target for budget, target in TARGETS if seconds >= budget]
+    return met[-1] if met else None
 
 
 def ensure_passive_wait(environ: dict) -> bool:
@@ -97,11 +113,45 @@ def load_text() -> str:
 def stream_batches(
     ids: torch.Tensor, batch_size: int, seq_len: int, offset: int = 0
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Cut ``ids`` into ``batch_size`` contiguous streams; batch k holds columns [kT, (k+1)T) of every stream."""
+    """Cut ``ids`` into ``batch_size`` contiguous streams; batch k holds columns [kT, (k+1)T) of every stream.
+
+    Training batches: the tail that does not fill a whole batch is dropped (the
+    next pass starts at another ``offset``, so no text is always left out).
+    """
     n = (ids.numel() - offset - 1) // batch_size
     X = ids[offset : offset + batch_size * n].view(batch_size, n)
     Y = ids[offset + 1 : offset + 1 + batch_size * n].view(batch_size, n)
     return [(X[:, k : k + seq_len], Y[:, k : k + seq_len]) for k in range(0, n - seq_len + 1, seq_len)]
+
+
+def validation_batches(
+    ids: torch.Tensor, batch_size: int, seq_len: int, fraction: float = 1.0
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every next-character target of ``ids`` exactly once, in ``batch_size`` streams of consecutive batches.
+
+    Targets are ``ids[1:]`` (the first character is only read).  Stream ``b``
+    holds targets ``[b m, (b + 1) m)`` with ``m = ceil((len(ids) - 1) / batch_size)``;
+    the end of the last stream is padded with the ignored target ``-100``, and
+    the last batch may be shorter than ``seq_len``.  With ``fraction < 1`` only
+    the first ``ceil(fraction m)`` columns of every stream are kept (a cheaper
+    estimate spread over the whole split).
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    targets = ids.numel() - 1
+    if targets < 1:
+        raise ValueError("ids must hold at least two characters (one input and one target)")
+    m = math.ceil(targets / batch_size)
+    pad = batch_size * m - targets
+    X = torch.cat([ids[:-1], ids.new_zeros(pad)]).view(batch_size, m)
+    Y = torch.cat([ids[1:], ids.new_full((pad,), IGNORE)]).view(batch_size, m)
+    width = math.ceil(fraction * m)
+    return [(X[:, k : min(k + seq_len, width)], Y[:, k : min(k + seq_len, width)]) for k in range(0, width, seq_len)]
+
+
+def counted_targets(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """Number of targets :func:`~companion.torch.trainer.evaluate_lm` counts in ``batches``."""
+    return sum(int((y != IGNORE).sum()) for _, y in batches)
 
 
 def endless_batches(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator) -> Iterator:
@@ -111,71 +161,176 @@ def endless_batches(ids: torch.Tensor, batch_size: int, seq_len: int, generator:
         yield from stream_batches(ids, batch_size, seq_len, offset)
 
 
+def final_eval_reserve(sample_seconds: float, sample_targets: int, all_targets: int, margin: float = 1.5) -> float:
+    """Seconds to keep for the final evaluation: the timed cheap one scaled to the whole split, with a margin."""
+    if sample_targets < 1:
+        raise ValueError("sample_targets must be >= 1")
+    return margin * sample_seconds * all_targets / sample_targets
+
+
+def segments(
+    source: Iterator,
+    schedule: BudgetSchedule,
+    evaluations: int,
+    clock: Callable[[], float] = time.perf_counter,
+    counter: list[int] | None = None,
+) -> Callable[[], Iterator]:
+    """A zero-argument function for ``fit``'s ``train_batches``: call k yields batches until ``k / evaluations``
+    of the schedule's budget is used, setting the learning rate before each batch.
+
+    A batch is not started if the previous one's duration would carry it past the
+    segment's end, and every segment holds at least one batch.  ``counter[0]``
+    accumulates the characters handed out.
+    """
+    if evaluations < 1:
+        raise ValueError(f"evaluations must be >= 1, got {evaluations}")
+    calls = [0]
+    counter = [0] if counter is None else counter
+
+    def segment() -> Iterator:
+        calls[0] += 1
+        end = min(calls[0], evaluations) / evaluations
+        last = 0.0  # duration of the previous batch, as a fraction of the budget
+        first = True
+        while first or schedule.fraction() + last < end:
+            first = False
+            schedule.step()
+            x, y = next(source)
+            counter[0] += x.numel()
+            started = clock()
+            yield x, y  # fit trains on it before asking for the next one
+            last = (clock() - started) / schedule.seconds
+
+    return segment
+
+
+class _Phases:
+    """fit's ``val_batches``: the cheap subset for every evaluation but the last, then the whole split."""
+
+    def __init__(self, part: list, whole: list, evaluations: int) -> None:
+        self.part, self.whole, self.evaluations, self.calls = part, whole, evaluations, 0
+
+    def __call__(self) -> list:
+        self.calls += 1
+        return self.whole if self.calls >= self.evaluations else self.part
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (defaults: the configuration chosen by the sweeps in the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=150.0, help="time budget (training + evaluations)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (see the module docstring)")
+    p.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm")
+    p.add_argument("--from-scratch", action="store_true", help="the course's own cells instead of torch.nn's")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--embed", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.1, help="on embeddings, between layers and before the head")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seq-len", type=int, default=64)
+    p.add_argument("--lr", type=float, default=4e-3, help="peak learning rate")
+    p.add_argument("--schedule", choices=sorted(SHAPES), default="cosine")
+    p.add_argument("--warmup", type=float, default=0.02, help="fraction of the budget spent warming up")
+    p.add_argument("--final-lr", type=float, default=0.05, help="learning rate at the end, as a fraction of --lr")
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decay of the weight matrices")
+    p.add_argument("--clip", type=float, default=1.0, help="maximum global gradient norm")
+    p.add_argument("--evals", type=int, default=5, help="evaluations during training (the last on the whole split)")
+    p.add_argument("--val-fraction", type=float, default=0.25, help="share of the split used by the others")
+    p.add_argument("--target", type=float, default=None, help="nats/char to reach (default: from TARGETS)")
+    p.add_argument("--sample", type=int, nargs="?", const=300, default=0, metavar="CHARS",
+                   help="print CHARS (default 300) sampled characters from the trained model")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--prime", default="ROMEO:\n")
+    p.add_argument("--save", type=Path, default=None, help="write the trained model's checkpoint here")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Reject options the run could not honour, before any time is spent."""
+    positive = ("seconds", "threads", "layers", "hidden", "embed", "batch_size", "seq_len", "lr", "clip", "evals")
+    for name in positive:
+        if not getattr(args, name) > 0:
+            raise SystemExit(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    if not 0 <= args.dropout < 1:
+        raise SystemExit(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.warmup < 1 or not 0 <= args.final_lr <= 1 or not 0 < args.val_fraction <= 1:
+        raise SystemExit("--warmup must be in [0, 1), --final-lr in [0, 1] and --val-fraction in (0, 1]")
+    if args.weight_decay < 0 or args.sample < 0 or args.temperature < 0:
+        raise SystemExit("--weight-decay, --sample and --temperature must be >= 0")
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW that decays the weight matrices (and embeddings) but not the biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    rest = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.99))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=150.0, help="time budget (training + evaluations)")
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (see the module docstring)")
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--embed", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--lr-decay", type=float, default=0.8, help="learning rate factor after each evaluation")
-    parser.add_argument("--clip", type=float, default=5.0)
-    parser.add_argument("--eval-every", type=float, default=15.0, help="seconds of training between evaluations")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    check_options(args)
+    target = args.target if args.target is not None else target_for(args.seconds)
 
     seed_everything(args.seed, threads=args.threads)
     text = load_text()
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    vocab = Vocab.from_texts([text], level="char", specials=False)
+    ids = torch.from_numpy(vocab.encode(text)).long()
     split = int(0.9 * ids.numel())
     train_ids, val_ids = ids[:split], ids[split:]
-    val_batches = stream_batches(val_ids, 32, 256)
+    whole_val = validation_batches(val_ids, 32, 256)
+    part_val = validation_batches(val_ids, 32, 256, fraction=args.val_fraction)
 
-    model = RNNLanguageModel(len(chars), embed_dim=args.embed, hidden_size=args.hidden, cell="lstm")
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+    model = RNNLanguageModel(
+        len(vocab), embed_dim=args.embed, hidden_size=args.hidden, num_layers=args.layers, cell=args.cell,
+        dropout=args.dropout, from_scratch=args.from_scratch,
+    )
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
     source = endless_batches(train_ids, args.batch_size, args.seq_len, torch.Generator().manual_seed(args.seed))
-    tokens = [0]
-
-    def segment() -> Iterator:
-        """One 'epoch' = about eval_every seconds of the endless stream, so validation runs on a clock."""
-        start = time.perf_counter()
-        while time.perf_counter() - start < args.eval_every:
-            x, y = next(source)
-            tokens[0] += x.numel()
-            yield x, y
-
+    n_params = sum(p.numel() for p in model.parameters())
     print(
-        f"char LSTM: V={len(chars)} E={args.embed} H={args.hidden} | train {train_ids.numel():,} chars, "
-        f"val {val_ids.numel():,} chars | batch {args.batch_size} x {args.seq_len}, Adam lr {args.lr} "
-        f"(x{args.lr_decay} per evaluation), clip {args.clip} | {args.seconds:.0f} s\n{machine_note()}",
+        f"char {args.cell.upper()}: V={len(vocab)} E={args.embed} H={args.hidden} x {args.layers} layer(s), "
+        f"{n_params / 1e6:.2f}M parameters, dropout {args.dropout} | train {train_ids.numel():,} chars, "
+        f"val {counted_targets(whole_val):,} targets | batch {args.batch_size} x {args.seq_len}, AdamW lr {args.lr} "
+        f"(warm-up {args.warmup:.0%}, {args.schedule} to x{args.final_lr} over the budget), weight decay "
+        f"{args.weight_decay}, clip {args.clip} | {args.seconds:.0f} s, target "
+        f"{'none' if target is None else f'<= {target}'}\n{machine_note()}",
         flush=True,
     )
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    initial = evaluate_lm(model, part_val)[0]
+    eval_seconds = time.perf_counter() - wall0
+    reserve = final_eval_reserve(eval_seconds, counted_targets(part_val), counted_targets(whole_val))
+    # the schedule spans what is left after the cheap first evaluation and the reserve for the last one
+    schedule = BudgetSchedule(
+        optimizer, max(args.seconds - eval_seconds - reserve, 1e-3), args.schedule,
+        warmup=args.warmup, final=args.final_lr,
+    )
+    print(f"{eval_seconds:7.1f} s  val~ {initial:.4f} nats/char (untrained; {reserve:.1f} s kept for the last "
+          "evaluation)", flush=True)
+    chars = [0]
+
     def report(h: dict) -> None:
-        t, train, val = h["seconds"][-1], h["train_loss"][-1], h["val_loss"][-1]
+        t, train, val = time.perf_counter() - wall0, h["train_loss"][-1], h["val_loss"][-1]
+        label = "val " if len(h["val_loss"]) >= args.evals else "val~"
         print(
-            f"{t:7.1f} s  val {val:.4f} nats/char ({val / math.log(2):.3f} bits/char)  train {train:.4f}  "
-            f"lr {h['lr'][-1]:.2e}  {tokens[0] / 1e6:.2f}M chars seen  {throughput(tokens[0], cpu0, wall0)}",
+            f"{t:7.1f} s  {label} {val:.4f} nats/char ({val / math.log(2):.3f} bits/char)  train {train:.4f}  "
+            f"lr {h['lr'][-1]:.2e}  {chars[0] / 1e6:.2f}M chars seen  {throughput(chars[0], cpu0, wall0)}  "
+            f"{load_average()}",
             flush=True,
         )
 
-    initial = evaluate_lm(model, val_batches)[0]
-    print(f"{0.0:7.1f} s  val {initial:.4f} nats/char", flush=True)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
     history = fit(
         model,
-        segment,
-        val_batches,
+        segments(source, schedule, args.evals, counter=chars),
+        _Phases(part_val, whole_val, args.evals),
         task="lm",
         optimizer=optimizer,
-        epochs=10**6,
+        epochs=args.evals,
         clip=args.clip,
-        scheduler=scheduler,
-        max_seconds=args.seconds,
         restore_best=False,
         seed=args.seed,
         progress=False,
@@ -183,13 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     final = history["val_loss"][-1]
+    verdict = "no target" if target is None else f"target <= {target}: {'met' if final <= target else 'MISSED'}"
     print(
-        f"final: val {final:.4f} nats/char after {wall:.1f} s wall ({cpu:.0f} s CPU, {cpu / wall:.2f} cores), "
-        f"{tokens[0] / 1e6:.2f}M training chars ({tokens[0] / wall / 1e3:.0f}k chars/s); target <= {TARGET}: "
-        f"{'met' if final <= TARGET else 'MISSED'}; {load_average()}",
+        f"final: val {final:.4f} nats/char on the whole split after {wall:.1f} s wall ({cpu:.0f} s CPU, "
+        f"{cpu / wall:.2f} cores), {chars[0] / 1e6:.2f}M training chars ({chars[0] / wall / 1e3:.0f}k chars/s, "
+        f"{chars[0] / train_ids.numel():.1f} passes); {verdict}; {load_average()}",
         flush=True,
     )
-    return 0 if final <= TARGET else 1
+    if args.save is not None:
+        save_checkpoint(args.save, model, optimizer, val_loss=final, argv=list(sys.argv[1:] if argv is None else argv))
+    if args.sample:
+        sample = sample_text(model, vocab, args.prime, args.sample, temperature=args.temperature, seed=args.seed)
+        print(f"sample (temperature {args.temperature}, seed {args.seed}, {args.sample} chars after the prime):\n"
+              f"{sample}", flush=True)
+    return 0 if target is None or final <= target else 1
 
 
 if __name__ == "__main__":
