@@ -142,3 +142,94 @@ def test_the_loss_checker_passes_mask_none_as_the_text_promises() -> None:
     fb = check_temporal_softmax_cross_entropy(mask_required)
     assert "It raised AttributeError on case 5 of 5 (N=2, T=3, V=5, mask=None (every token counts))" in fb.text
     assert "this case passes mask=None, which means every token counts" in fb.text
+
+
+# -- what every checker of the chapter promises: stubs, the course's own code, the remaining mistakes --
+
+CHECKS = {
+    "temporal_softmax_cross_entropy": (check_temporal_softmax_cross_entropy, temporal_softmax_cross_entropy),
+    "perplexity_from_logits": (check_perplexity, perplexity_from_logits),
+    "bits_per_char": (check_bits_per_char, bits_per_char),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_stub_is_not_implemented_and_reference_is_refused(name) -> None:
+    check, reference = CHECKS[name]
+
+    def stub(*args):
+        raise NotImplementedError("replace this line with your solution")
+
+    fb = check(stub)
+    assert not fb.passed and fb.status == "not_implemented"
+    assert "not implemented yet" in fb.text
+    fb = check(reference)  # imported under the stub's name, as the notebook used to do
+    assert not fb.passed and fb.status == "refused"
+    assert "this is the reference implementation, not yours" in fb.text
+
+
+def test_mask_none_read_as_no_token_counts_is_rejected() -> None:
+    """A solution that turns None into an all-False mask divides by zero on the mask=None case."""
+
+    def none_is_empty(logits, y, mask):
+        if mask is None:
+            mask = np.zeros(y.shape, dtype=bool)
+        with np.errstate(all="ignore"):
+            return _loss("ok")(logits, y, mask)
+
+    fb = check_temporal_softmax_cross_entropy(none_is_empty)
+    assert not fb.passed
+    assert "case 5 of 5 (N=2, T=3, V=5, mask=None (every token counts))" in fb.text
+
+
+def _ppl_more(mode):
+    def f(logits, y, mask):
+        z = logits if mode == "unstable" else logits - logits.max(axis=-1, keepdims=True)
+        with np.errstate(all="ignore"):
+            p = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+            nll = -np.log(np.take_along_axis(p, y[..., None], axis=-1)[..., 0])
+        m = mask.astype(float)
+        if mode == "sum":
+            return math.exp(float((m * nll).sum()))
+        if mode == "mean_of_exp":
+            return float((m * np.exp(nll)).sum() / m.sum())
+        return math.exp(float((m * nll).sum() / m.sum()))
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("sum", "you exponentiated the SUM of the NLLs"),
+        ("mean_of_exp", "you averaged exp(nll) per token"),
+        ("unstable", "subtract each row's maximum logit before np.exp"),
+    ],
+)
+def test_more_perplexity_mistakes(mode, expected) -> None:
+    assert check_perplexity(_ppl_more("ok")).passed
+    fb = check_perplexity(_ppl_more(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_bits_per_char_two_to_the_nll() -> None:
+    fb = check_bits_per_char(lambda n: 2.0**n)
+    assert not fb.passed
+    assert "you returned 2 ** mean_nll" in fb.text
+
+
+def test_loss_gradient_not_masked_is_named() -> None:
+    def grad_not_masked(logits, y, mask):
+        loss, d = _loss("ok")(logits, y, mask)
+        if mask is None:
+            return loss, d
+        N, T, V = logits.shape
+        p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        np.put_along_axis(p, y[..., None], np.take_along_axis(p, y[..., None], axis=-1) - 1, axis=-1)
+        return loss, p / mask.sum()
+
+    fb = check_temporal_softmax_cross_entropy(grad_not_masked)
+    assert not fb.passed
+    assert "dlogits is not masked" in fb.text

@@ -274,3 +274,147 @@ def test_lstm_forward_without_cache_is_explained() -> None:
     )
     assert "Your lstm_step_forward (passed as forward=) returned cache=None on case 1 of 5" in fb.text
     assert "e.g. (x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)" in fb.text
+
+
+# -- the promises of the chapter's exercise texts ----------------------------------------------------
+
+CHECKS = {
+    "lstm_step_forward": (check_lstm_step_forward, lstm_step_forward),
+    "lstm_step_backward": (check_lstm_step_backward, lstm_step_backward),
+    "gru_step_forward": (check_gru_step_forward, gru_step_forward),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_stub_is_not_implemented_and_reference_is_refused(name) -> None:
+    check, reference = CHECKS[name]
+
+    def stub(*args):
+        raise NotImplementedError("replace this line with your solution")
+
+    fb = check(stub)
+    assert not fb.passed and fb.status == "not_implemented"
+    assert "not implemented yet" in fb.text
+    fb = check(reference)  # imported under the stub's name, as the notebook used to do
+    assert not fb.passed and fb.status == "refused"
+    assert "this is the reference implementation, not yours" in fb.text
+
+
+def _lstm_forward_more(mode):
+    """The gate orders and the missing tanh(c) that the exercise text says the checker recognises."""
+
+    def f(x, h_prev, c_prev, Wx, Wh, b):
+        H = h_prev.shape[1]
+        a = x @ Wx + h_prev @ Wh + b
+        blk = dict(zip({"igfo": "igfo", "fiog": "fiog"}.get(mode, "ifgo"),
+                       (a[:, k * H : (k + 1) * H] for k in range(4))))
+        i, f_, g, o = _sig(blk["i"]), _sig(blk["f"]), np.tanh(blk["g"]), _sig(blk["o"])
+        c = f_ * c_prev + i * g
+        h = o * np.tanh(c_prev) if mode == "h_from_c_prev" else o * np.tanh(c)
+        return h, c, None
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("igfo", "you read the gates in the order i, g, f, o"),
+        ("fiog", "you swapped the input and forget gates"),
+        ("h_from_c_prev", "h_next must use the NEW cell state"),
+    ],
+)
+def test_more_lstm_forward_mistakes(mode, expected) -> None:
+    assert check_lstm_step_forward(_lstm_forward_more("ok")).passed
+    fb = check_lstm_step_forward(_lstm_forward_more(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_lstm_forward_that_assumes_d_equals_h_gets_the_shape_hint() -> None:
+    """The cases include D != H (and N = 1): mixing up Wx and Wh fails there with a clear hint."""
+
+    def swapped_weights(x, h_prev, c_prev, Wx, Wh, b):
+        return _lstm_forward("ok")(x, h_prev, c_prev, Wh, Wx, b)
+
+    fb = check_lstm_step_forward(swapped_weights)
+    assert not fb.passed
+    assert "The checker uses D != H" in fb.text
+
+
+def _lstm_backward_more(mode):
+    def f(dh_next, dc_next, cache):
+        x, h_prev, c_prev, Wx, Wh, i, f_, g, o, tanh_c = cache
+        dc = dh_next * o * (1 - tanh_c**2) + (0.0 if mode == "no_dc_next" else dc_next)
+        dg = g * (1 - g) if mode == "g_sigmoid_derivative" else 1 - g**2
+        da = np.concatenate(
+            [dc * g * i * (1 - i), dc * c_prev * f_ * (1 - f_), dc * i * dg, dh_next * tanh_c * o * (1 - o)],
+            axis=1,
+        )
+        return da @ Wx.T, da @ Wh.T, dc * f_, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("no_dc_next", "you forgot dc_next"),
+        ("g_sigmoid_derivative", "g is a tanh: its derivative is 1 - g**2"),
+    ],
+)
+def test_more_lstm_backward_mistakes(mode, expected) -> None:
+    assert check_lstm_step_backward(_lstm_backward_more("ok")).passed
+    fb = check_lstm_step_backward(_lstm_backward_more(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_lstm_backward_on_own_forward_passes_and_a_wrong_forward_is_named() -> None:
+    """`forward=` (the option the exercise text offers) grades the backward on the learner's own cache."""
+    def forward_with_cache(x, h_prev, c_prev, Wx, Wh, b):
+        H = h_prev.shape[1]
+        a = x @ Wx + h_prev @ Wh + b
+        i, f_, g, o = (_sig(a[:, :H]), _sig(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]),
+                       _sig(a[:, 3 * H :]))
+        c = f_ * c_prev + i * g
+        return o * np.tanh(c), c, (x, h_prev, c_prev, Wx, Wh, i, f_, g, o, np.tanh(c))
+
+    assert check_lstm_step_backward(_lstm_backward("ok"), forward=forward_with_cache).passed
+
+    def wrong_forward(x, h_prev, c_prev, Wx, Wh, b):
+        h, c, cache = forward_with_cache(x, h_prev, c_prev, Wx, Wh, b)
+        return 2 * h, c, cache
+
+    fb = check_lstm_step_backward(_lstm_backward("ok"), forward=wrong_forward)
+    assert not fb.passed
+    assert "Your lstm_step_forward does not pass its own check yet" in fb.text
+
+
+def _gru_more(mode):
+    def f(x, h, Wx, Wh, bx, bh):
+        H = h.shape[1]
+        ax, ah = x @ Wx + bx, h @ Wh + (0.0 if mode == "no_bh" else bh)
+        rz = (1, 0) if mode == "order_zrn" else (0, 1)
+        r = _sig(ax[:, rz[0] * H : (rz[0] + 1) * H] + ah[:, rz[0] * H : (rz[0] + 1) * H])
+        z = _sig(ax[:, rz[1] * H : (rz[1] + 1) * H] + ah[:, rz[1] * H : (rz[1] + 1) * H])
+        act = _sig if mode == "n_sigmoid" else np.tanh
+        n = act(ax[:, 2 * H :] + r * ah[:, 2 * H :])
+        return (1 - z) * n + z * h, None
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("order_zrn", "you read the blocks as [z, r, n]"),
+        ("no_bh", "you left out the hidden bias bh"),
+        ("n_sigmoid", "the candidate n uses tanh, not the sigmoid"),
+    ],
+)
+def test_more_gru_mistakes(mode, expected) -> None:
+    assert check_gru_step_forward(_gru_more("ok")).passed
+    fb = check_gru_step_forward(_gru_more(mode))
+    assert not fb.passed
+    assert expected in fb.text
