@@ -1,11 +1,17 @@
-"""Checkers of chapter 9 / appendix: time-major -> batch-first, linear recurrence in parallel; and their solutions."""
+"""Checkers of chapter 9 / appendix: time-major -> batch-first, h_n, linear recurrence in parallel; and their solutions."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from companion.exercises import check_linear_recurrence_scan, check_min_gru_coefficients, check_time_major_to_batch_first
+from companion.exercises.ch9 import _last_layer_state, check_last_layer_state
 from companion.exercises.solutions import (
     bag_of_words,
     beam_search,
@@ -209,3 +215,118 @@ def test_scan_rounds_and_closed_forms_pass() -> None:
 
     assert check_linear_recurrence_scan(hillis_steele).passed
     assert check_linear_recurrence_scan(_scan("ok")).passed
+
+
+# -- the last layer's final state from h_n (chapter 9) --------------------------------------------
+
+
+def _written_solution(label: str) -> str:
+    """The code block of the solution ``label`` in book/09_faq.ipynb (a written solution, not a literalinclude)."""
+    nb = json.loads((Path(__file__).resolve().parents[1] / "book" / "09_faq.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and f"{{solution}} {label}" in text:
+            return re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    raise AssertionError(f"no solution {label} in 09_faq.ipynb")
+
+
+def test_last_layer_state_book_solution_and_reference_pass() -> None:
+    ns: dict = {"np": np}
+    exec(_written_solution("ex-last_layer_state"), ns)
+    fb = check_last_layer_state(ns["last_layer_state"])
+    assert fb.passed, fb.text
+    assert check_last_layer_state(own(_last_layer_state)).passed
+    refused = check_last_layer_state(_last_layer_state)
+    assert not refused.passed and "this is the reference implementation, not yours" in refused.text
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_last_layer_state_reads_what_torch_returns(num_layers, bidirectional) -> None:
+    # The checker's reference agrees with the layer's own output: forward state at the last step,
+    # backward state at the first step.
+    torch.manual_seed(0)
+    H = 4
+    gru = torch.nn.GRU(3, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True)
+    with torch.no_grad():
+        output, h_n = gru(torch.randn(5, 7, 3))
+    expected = output[:, -1, :H]
+    if bidirectional:
+        expected = torch.cat([expected, output[:, 0, H:]], dim=-1)
+    got = _last_layer_state(h_n.numpy(), bidirectional)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=0, atol=1e-6)
+
+
+def _layer_state(kind):
+    def f(h_n, bidirectional):
+        if kind == "backward_only":
+            return h_n[-1]
+        if kind == "always_pair":
+            return np.concatenate([h_n[-2], h_n[-1]], axis=-1)
+        if not bidirectional:
+            return h_n[0] if kind == "first_layer" else h_n[-1]
+        if kind == "swapped":
+            return np.concatenate([h_n[-1], h_n[-2]], axis=-1)
+        if kind == "reshape":
+            return h_n[-2:].reshape(h_n.shape[1], -1)
+        if kind == "added":
+            return h_n[-2] + h_n[-1]
+        if kind == "first_layer":
+            return np.concatenate([h_n[0], h_n[1]], axis=-1)
+        if kind == "backward_doubled":
+            return np.concatenate([h_n[-2], 2 * h_n[-1]], axis=-1)
+        raise AssertionError(kind)
+
+    f.__name__ = "last_layer_state"
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("backward_only", "h_n[-1] is only the BACKWARD direction of the last layer"),
+        ("swapped", "the two halves are swapped"),
+        ("reshape", "reshape keeps the memory order"),
+        ("added", "you added the two directions"),
+        ("first_layer", "you read the FIRST layer"),
+        ("always_pair", "with bidirectional=False there is one row per layer"),
+        ("backward_doubled", "the forward half (columns 0..H-1) is right"),
+    ],
+)
+def test_last_layer_state_mistakes(kind, expected) -> None:
+    fb = check_last_layer_state(_layer_state(kind))
+    assert not fb.passed
+    assert expected in fb.text, fb.text
+
+
+def test_last_layer_state_batch_first_mistake_all_layers_stub_and_hang() -> None:
+    fb = check_last_layer_state(lambda h_n, bidirectional: h_n[:, -1])
+    assert not fb.passed and "h_n is never batch-first" in fb.text, fb.text
+    fb = check_last_layer_state(lambda h_n, bidirectional: h_n.transpose(1, 0, 2).reshape(h_n.shape[1], -1))
+    assert not fb.passed and "you kept every layer" in fb.text, fb.text
+
+    def stub(h_n, bidirectional):
+        raise NotImplementedError("replace this line with your solution")
+
+    assert "not implemented yet" in check_last_layer_state(stub).text
+
+    def hangs(h_n, bidirectional):
+        while True:
+            pass
+
+    fb = check_last_layer_state(hangs, time_limit=0.3)
+    assert not fb.passed and "time limit" in fb.text.lower()
+
+
+def test_min_gru_coefficients_that_loop_over_time_are_rejected() -> None:
+    def per_step(x, Wz, bz, Wh, bh):
+        steps = []
+        for t in range(x.shape[1]):
+            z = 1.0 / (1.0 + np.exp(-(x[:, t] @ Wz + bz)))
+            steps.append((1.0 - z, z * (x[:, t] @ Wh + bh)))
+        return np.stack([a for a, _ in steps], axis=1), np.stack([b for _, b in steps], axis=1)
+
+    fb = check_min_gru_coefficients(per_step)
+    assert not fb.passed
+    assert "Its values are right, but it loops over time in Python" in fb.text, fb.text
+    assert "Hint: the coefficients depend on x_t alone" in fb.text
