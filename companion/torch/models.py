@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from companion.torch import recurrent
+from companion.torch.attention import make_attention
 from companion.torch._validate import (
     check_choice,
     check_count,
@@ -31,7 +32,7 @@ from companion.torch._validate import (
     check_long_tensor,
     check_size,
 )
-from companion.torch.decoding import Hypothesis, beam_search, greedy_search
+from companion.torch.decoding import Hypothesis, beam_search, greedy_search, select_state
 
 __all__ = [
     "make_recurrent",
@@ -352,11 +353,15 @@ class ManyToManyForecaster(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    """GRU encoder-decoder (Sutskever et al., 2014; Cho et al., 2014) without attention.
+    """GRU encoder-decoder (Sutskever et al., 2014; Cho et al., 2014), optionally with attention.
 
-    The encoder's final state starts the decoder, and its top layer (the *context*
-    ``c``) is also concatenated to the decoder's input at every step, as in Cho et
-    al., so the summary of the source is not washed out over long outputs.
+    The encoder's final state starts the decoder.  Without attention, its top layer
+    (the *context* ``c``) is also concatenated to the decoder's input at every step, as
+    in Cho et al., so the summary of the source is not washed out over long outputs.
+    With ``attention`` set, the decoder instead reads the encoder's outputs at every
+    step (Luong et al., 2015, global attention): ``c_t`` = attention of the decoder
+    state ``h_t`` over the real source positions, ``h~_t = tanh(W_c [c_t ; h_t] + b_c)``,
+    and the head scores ``h~_t``.
 
     Parameters
     ----------
@@ -367,12 +372,14 @@ class Seq2Seq(nn.Module):
         Target-side start and end tokens; padding token of both vocabularies.
     from_scratch : bool
         Use :class:`companion.torch.recurrent.GRU` for encoder and decoder.
+    attention : {None, "additive", "general", "scaled_dot"}
+        The attention score (:mod:`companion.torch.attention`); None: the fixed context.
 
     Notes
     -----
     ``forward(src (N, S), tgt_in (N, T), src_lengths=None) -> logits (N, T, V_tgt)`` where
     ``tgt_in = [<bos>, y_1, ..., y_{T-1}]`` (the target shifted right) and the logits
-    score ``[y_1, ..., y_T]``.
+    score ``[y_1, ..., y_T]``.  :meth:`alignments` returns the attention weights.
     """
 
     def __init__(
@@ -388,6 +395,7 @@ class Seq2Seq(nn.Module):
         eos_idx: int,
         pad_idx: int = 0,
         from_scratch: bool = False,
+        attention: str | None = None,
     ) -> None:
         super().__init__()
         self.src_vocab_size = check_count("src_vocab_size", src_vocab_size)
@@ -403,32 +411,79 @@ class Seq2Seq(nn.Module):
         self.encoder = make_recurrent(
             "gru", embed_dim, hidden_size, num_layers, dropout=dropout, from_scratch=from_scratch
         )
+        self.attention = None if attention is None else make_attention(attention, hidden_size, hidden_size)
         self.decoder = make_recurrent(
-            "gru", embed_dim + hidden_size, hidden_size, num_layers, dropout=dropout, from_scratch=from_scratch
+            "gru",
+            embed_dim + (0 if attention else hidden_size),
+            hidden_size,
+            num_layers,
+            dropout=dropout,
+            from_scratch=from_scratch,
         )
+        if attention is not None:
+            self.combine = nn.Linear(2 * hidden_size, hidden_size)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, tgt_vocab_size)
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the decoder's initial state (num_layers, N, H) and the context (1, N, H)."""
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+        """Return the decoder's initial state (num_layers, N, H) and what the decoder reads.
+
+        Without attention that is the context (1, N, H); with attention the memory
+        ``(outputs (S, N, H), mask (S, N))``, time-major so that dimension 1 is the batch
+        (the convention of :func:`~companion.torch.decoding.select_state`).
+        """
         check_long_tensor("src", src, 2, high=self.src_vocab_size)
         N, S = src.shape
         emb = self.drop(self.src_embedding(src))
         if src_lengths is None:
-            _, h_n = self.encoder(emb)
+            out, h_n = self.encoder(emb)
+            mask = torch.ones(N, S, dtype=torch.bool, device=src.device)
         else:
             lengths = _check_lengths(src_lengths, N, S)
-            _, h_n = self.encoder(pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False))
-        return h_n, h_n[-1:]
+            packed, h_n = self.encoder(pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False))
+            if self.attention is not None:
+                out, _ = pad_packed_sequence(packed, batch_first=True, total_length=S)
+            mask = torch.arange(S).unsqueeze(0) < lengths.unsqueeze(1)
+        if self.attention is None:
+            return h_n, h_n[-1:]
+        return h_n, (out.transpose(0, 1), mask.to(src.device).t())
 
-    def decode(
-        self, tgt_in: torch.Tensor, state: torch.Tensor, context: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the decoder over ``tgt_in (N, T)``; returns logits (N, T, V) and the new state."""
+    def _decode(
+        self, tgt_in: torch.Tensor, state: torch.Tensor, context: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         emb = self.drop(self.tgt_embedding(tgt_in))
-        ctx = context.transpose(0, 1).expand(-1, tgt_in.shape[1], -1)  # (N, T, H): the same c at every step
-        out, state = self.decoder(torch.cat([emb, ctx], dim=-1), state)
-        return self.head(self.drop(out)), state
+        if self.attention is None:  # the same context c at every step, (N, T, H)
+            ctx = context.transpose(0, 1).expand(-1, tgt_in.shape[1], -1)
+            out, state = self.decoder(torch.cat([emb, ctx], dim=-1), state)
+            return self.head(self.drop(out)), state, None
+        memory, mask = context[0].transpose(0, 1), context[1].t()  # (N, S, H), (N, S)
+        out, state = self.decoder(emb, state)  # h_t for every t (h_t does not read c_t)
+        ctx, weights = self.attention(out, memory, mask)  # c_t: h_t attends over the source
+        h_tilde = torch.tanh(self.combine(torch.cat([ctx, out], dim=-1)))
+        return self.head(self.drop(h_tilde)), state, weights
+
+    def decode(self, tgt_in: torch.Tensor, state: torch.Tensor, context: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the decoder over ``tgt_in (N, T)``; returns logits (N, T, V) and the new state."""
+        logits, state, _ = self._decode(tgt_in, state, context)
+        return logits, state
+
+    @torch.no_grad()
+    def alignments(
+        self, src: torch.Tensor, tgt_in: torch.Tensor, src_lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Attention weights (N, T, S) of a teacher-forced pass: where each target step read the source.
+
+        Zero on padded source positions; each row sums to 1.  Needs ``attention``.
+        """
+        if self.attention is None:
+            raise ValueError("this Seq2Seq has no attention (build it with attention='general', ...)")
+        was_training = self.training
+        self.eval()
+        try:
+            state, context = self.encode(src, src_lengths)
+            return self._decode(tgt_in, state, context)[2]
+        finally:
+            self.train(was_training)
 
     def forward(
         self,
@@ -463,8 +518,8 @@ class Seq2Seq(nn.Module):
                 token = torch.where(use_truth.to(tgt_in.device), tgt_in[:, t + 1 : t + 2], step_logits.argmax(-1))
         return torch.cat(logits, dim=1)
 
-    def _step_fn(self, context: torch.Tensor):  # noqa: ANN202
-        """Decoder step for the searches; the state is (h (layers, K, H), context (1, K, H))."""
+    def _step_fn(self, context: Any):  # noqa: ANN202
+        """Decoder step for the searches; the state is (h (layers, K, H), context or memory, see :meth:`encode`)."""
 
         def step(tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, Any]:
             h, ctx = state
@@ -547,8 +602,8 @@ class Seq2Seq(nn.Module):
             state, context = self.encode(src, src_lengths)
             step = self._step_fn(context)
             return [
-                search(step, (state[:, n : n + 1], context[:, n : n + 1]), bos=self.bos_idx, eos=self.eos_idx,
-                       **options)
+                search(step, (state[:, n : n + 1], select_state(context, torch.tensor([n]))), bos=self.bos_idx,
+                       eos=self.eos_idx, **options)
                 for n in range(src.shape[0])
             ]
         finally:
