@@ -438,3 +438,91 @@ def test_last_hidden_with_a_python_loop_is_rejected(fn) -> None:
 def test_last_hidden_vectorised_forms_pass() -> None:
     assert check_last_hidden(lambda h, L: h[np.arange(len(L)), L - 1]).passed
     assert check_last_hidden(lambda h, L: np.take_along_axis(h, (L - 1)[:, None, None], axis=1)[:, 0]).passed
+
+
+# -- nucleus (top-p) filtering --------------------------------------------------------------------
+
+from companion.exercises.ch6 import check_top_p_filter  # noqa: E402  (registered in CHECKERS by the lead)
+from companion.numpy.sampling import top_p_filter  # noqa: E402
+
+
+def _nucleus(mode):
+    """A learner's top_p_filter built the usual way (argsort, cumsum), with one realistic mistake."""
+
+    def f(logits, p):
+        if mode == "no_softmax":
+            probs = logits
+        elif mode == "exp_unnormalised":
+            probs = np.exp(logits)
+        elif mode == "global":
+            probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        else:
+            probs = _softmax(logits)
+        if mode == "percentage":
+            p = p / 100
+        order = np.argsort(probs if mode == "ascending" else -probs, axis=-1)
+        p_sorted = np.take_along_axis(probs, order, axis=-1)
+        cum = np.cumsum(p_sorted, axis=-1)
+        keep_sorted = cum <= p if mode == "exclude_crossing" else cum - p_sorted < p
+        if mode not in ("ok", "in_place", "probs"):  # sorted, no care for ties
+            keep = np.zeros_like(keep_sorted)
+            np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        else:  # tie-safe: keep i iff the tokens strictly more likely than i hold less than p
+            keep = (probs[..., None, :] * (probs[..., None, :] > probs[..., :, None])).sum(-1) < p
+        if mode == "in_place":
+            logits[~keep] = -np.inf
+            return logits
+        if mode == "probs":
+            kept = np.where(keep, probs, 0.0)
+            return kept / kept.sum(axis=-1, keepdims=True)
+        return np.where(keep, logits, -np.inf)
+
+    return f
+
+
+def test_top_p_filter_reference_and_a_tie_safe_solution_pass() -> None:
+    assert check_top_p_filter(own(top_p_filter)).passed
+    assert check_top_p_filter(_nucleus("ok")).passed
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("ascending", "you sorted from the LEAST likely token up"),
+        ("exclude_crossing", "you dropped the token that crosses p"),
+        ("percentage", "p is a probability (0.9 means 90 %), not a percentage"),
+        ("no_softmax", "the nucleus is defined on probabilities: take the softmax"),
+        ("exp_unnormalised", "exp(logits) must be normalised to probabilities that sum to 1 in each row"),
+        ("global", "each row (last axis) is its own distribution"),
+        ("probs", "you returned renormalised probabilities; return the LOGITS with -inf"),
+        ("ties", "is tied with a kept token (the same logit) and was dropped: a tie at the crossing is kept whole"),
+        ("in_place", "It modified its input `logits` in place on case 1 of 8"),
+    ],
+)
+def test_top_p_filter_mistakes(mode, expected) -> None:
+    fb = check_top_p_filter(_nucleus(mode))
+    assert not fb.passed
+    assert expected in fb.text
+
+
+def test_top_p_filter_messages_name_the_token() -> None:
+    fb = check_top_p_filter(_nucleus("exclude_crossing"))
+    assert "Wrong set of kept tokens: in the logits, token 0 should be kept (its logit unchanged), but it is -inf" in (
+        fb.text
+    )
+    shifted = check_top_p_filter(lambda z, p: top_p_filter(z, p) - 1.0)
+    assert "The right tokens are kept, but their logits changed" in shifted.text
+
+
+def test_top_p_filter_stub_and_hang() -> None:
+    def stub(logits, p):
+        raise NotImplementedError("replace this line with your solution")
+
+    assert "not implemented yet" in check_top_p_filter(stub).text
+
+    def hangs(logits, p):
+        while True:
+            pass
+
+    fb = check_top_p_filter(hangs, time_limit=0.3)
+    assert not fb.passed and "time limit" in fb.text.lower()

@@ -1,4 +1,4 @@
-"""Temperature, top-k and reproducible inverse-CDF sampling."""
+"""Temperature, top-k, top-p (nucleus) and reproducible inverse-CDF sampling."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from _numpy_reference import max_abs, t64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.numpy.sampling import sample_next, softmax_with_temperature, top_k_filter
+from companion.numpy.sampling import sample_next, softmax_with_temperature, top_k_filter, top_p_filter
 
 
 def test_softmax_with_temperature_matches_torch_and_is_stable(rng):
@@ -122,3 +122,87 @@ def test_sampling_bad_inputs(rng):
         sample_next(rng.standard_normal((2, 2, 5)), 1.0, None, rng)
     with pytest.raises(TypeError, match="logits must be a floating-point array"):
         sample_next(np.arange(5), 1.0, None, rng)
+
+
+# -- top-p (nucleus) ------------------------------------------------------------------------------
+
+
+def _nucleus_by_hand(logits: np.ndarray, p: float) -> np.ndarray:
+    """Token i is kept iff the tokens strictly more likely than i hold less than p (one row, loops)."""
+    probs = softmax_with_temperature(logits, 1.0)
+    return np.array([probs[probs > probs[i]].sum() < p for i in range(len(probs))])
+
+
+def test_top_p_keeps_the_token_that_crosses_p() -> None:
+    logits = np.log(np.array([0.1, 0.5, 0.3, 0.1]))
+    assert np.isfinite(top_p_filter(logits, 0.5)).tolist() == [False, True, False, False]  # 0.5 reaches 0.5
+    assert np.isfinite(top_p_filter(logits, 0.6)).tolist() == [False, True, True, False]  # 0.3 crosses 0.6
+    # 0.5 + 0.3 = 0.8 < 0.85: the tied 0.1s are both needed to pass it, and both kept
+    assert np.isfinite(top_p_filter(logits, 0.85)).tolist() == [True, True, True, True]
+    out = top_p_filter(logits, 0.6)
+    assert np.array_equal(out[np.isfinite(out)], logits[[1, 2]])  # kept logits are unchanged
+
+
+def test_top_p_limits_p_one_keeps_all_and_tiny_p_keeps_the_argmax(rng) -> None:
+    logits = rng.standard_normal((5, 9)) * 4
+    logits[0, 3] = -np.inf  # an already ruled-out token stays out
+    full = top_p_filter(logits, 1.0)
+    assert np.array_equal(full, logits) and full is not logits
+    tiny = top_p_filter(logits, 1e-12)
+    assert np.array_equal(np.isfinite(tiny), logits == logits.max(axis=-1, keepdims=True))
+    tied = np.array([2.0, 2.0, -1.0])  # a tie at the top is kept whole: no dependence on vocabulary order
+    assert np.isfinite(top_p_filter(tied, 1e-6)).tolist() == [True, True, False]
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(1, 9), p=st.floats(0.01, 1.0), seed=st.integers(0, 2**16), ties=st.booleans())
+def test_property_top_p_matches_its_definition(V, p, seed, ties) -> None:
+    logits = np.random.default_rng(seed).standard_normal(V) * 2
+    if ties:
+        logits = np.round(logits)  # many exact ties
+    kept = np.isfinite(top_p_filter(logits, p))
+    assert np.array_equal(kept, _nucleus_by_hand(logits, p))
+    probs = softmax_with_temperature(logits, 1.0)
+    assert probs[kept].sum() >= p - 1e-12  # the nucleus reaches p
+    assert kept[np.argmax(logits)]
+
+
+def test_top_p_does_not_modify_its_input_and_works_on_batches(rng) -> None:
+    logits = rng.standard_normal((2, 3, 6))
+    before = logits.copy()
+    out = top_p_filter(logits, 0.7)
+    assert np.array_equal(logits, before)
+    for idx in np.ndindex(2, 3):
+        assert np.array_equal(np.isfinite(out[idx]), _nucleus_by_hand(logits[idx], 0.7))
+
+
+def test_sample_next_with_top_p_samples_the_renormalised_nucleus_of_the_tempered_distribution() -> None:
+    logits = np.log(np.array([0.05, 0.5, 0.3, 0.15]))
+    rows = np.tile(logits, (20000, 1))
+    draws = sample_next(rows, 1.0, None, np.random.default_rng(0), top_p=0.7)
+    freq = np.bincount(draws, minlength=4) / 20000
+    assert freq[0] == 0.0 and freq[3] == 0.0
+    assert abs(freq[1] - 0.5 / 0.8) < 0.01
+    # the nucleus is taken AFTER the temperature: at T = 3 the distribution is flatter and 0.7 needs 3 tokens
+    hot = sample_next(rows, 3.0, None, np.random.default_rng(1), top_p=0.7)
+    assert set(np.unique(hot)) == {1, 2, 3}
+    # with top_p=1 (or None) the draws are exactly those of plain sampling, one uniform per row
+    assert np.array_equal(sample_next(rows[:50], 1.3, 3, np.random.default_rng(2), top_p=1.0),
+                          sample_next(rows[:50], 1.3, 3, np.random.default_rng(2)))
+    assert sample_next(logits, 0.0, None, np.random.default_rng(0), top_p=0.01) == 1  # greedy stays greedy
+
+
+def test_top_p_bad_values() -> None:
+    logits = np.zeros(4)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 90 \(a probability, not a percentage: 0.9 for 90 %\)"):
+        top_p_filter(logits, 90)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 0"):
+        sample_next(logits, 1.0, None, np.random.default_rng(0), top_p=0)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got nan"):
+        top_p_filter(logits, float("nan"))
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got -0.5"):
+        top_p_filter(logits, -0.5)
+    with pytest.raises(TypeError, match="top_p must be a number in \\(0, 1\\] or None, got bool"):
+        top_p_filter(logits, True)
+    with pytest.raises(TypeError, match="top_p must be a number in \\(0, 1\\] or None, got str"):
+        sample_next(logits, 1.0, None, np.random.default_rng(0), top_p="0.9")

@@ -22,15 +22,17 @@ from companion.exercises.runner import (
     Tuple,
     Variant,
     _type_name,
+    fmt,
     run,
 )
 from companion.exercises.solutions import bag_of_words, beam_search
 from companion.numpy.classifier import classifier_forward, last_hidden
-from companion.numpy.sampling import sample_next, softmax_with_temperature
+from companion.numpy.sampling import sample_next, softmax_with_temperature, top_p_filter
 
 __all__ = [
     "check_softmax_with_temperature",
     "check_sample_next",
+    "check_top_p_filter",
     "check_last_hidden",
     "check_classifier_forward",
     "check_sliding_windows",
@@ -340,6 +342,218 @@ def check_sample_next(learner_fn: Callable, *, time_limit: float | None = None) 
         diagnose=_sampling_diagnosis,
     )
     return run(ex, learner_fn, cases, time_limit=time_limit)
+
+
+# -- nucleus (top-p) filtering -----------------------------------------------------------------
+
+
+class FilteredLogits(Output):
+    """Logits of shape (..., V): the kept ones unchanged, the others -inf."""
+
+    name = "the filtered logits"
+
+    def check(self, got: Any, exp: Any, case: Case, key: tuple = ()) -> Problem | None:
+        p = Array("the filtered logits", axes=case.raw["axes"]).check(
+            np.where(np.isfinite(got), got, 0.0) if isinstance(got, np.ndarray) and got.dtype.kind == "f" else got,
+            np.where(np.isfinite(exp), exp, 0.0),
+            case,
+            key,
+        )
+        if p is not None and p.kind in ("type", "shape"):
+            return p
+        if np.isnan(got).any() or np.isposinf(got).any():
+            return Problem("nonfinite", key, ["The filtered logits contain NaN or +inf; dropped tokens get -inf."], self)
+        kept_g, kept_e = np.isfinite(got), np.isfinite(exp)
+        wrong = np.argwhere(kept_g != kept_e)
+        if len(wrong):
+            idx = tuple(int(i) for i in wrong[0])
+            row = f"row {idx[:-1]}" if len(idx) > 1 else "the logits"
+            row = row.replace("(", "").replace(",)", "").replace(")", "")
+            should = "be kept (its logit unchanged)" if kept_e[idx] else "be dropped (-inf)"
+            n_kept = int(kept_e[idx[:-1]].sum())
+            return Problem(
+                "values",
+                key,
+                [
+                    f"Wrong set of kept tokens: in {row}, token {idx[-1]} should {should}, but it is "
+                    f"{fmt(got[idx])} (entries that differ: {int((kept_g != kept_e).sum())}; that row's nucleus has "
+                    f"{_count(n_kept, 'token')}).",
+                ],
+                self,
+            )
+        if not np.allclose(got[kept_e], exp[kept_e], rtol=1e-12, atol=1e-12):
+            idx = tuple(int(i) for i in np.argwhere(kept_e & ~np.isclose(got, exp, rtol=1e-12, atol=1e-12))[0])
+            return Problem(
+                "values",
+                key,
+                [
+                    "The right tokens are kept, but their logits changed: at index "
+                    f"{idx} expected {fmt(exp[idx])}, got {fmt(got[idx])}. Return the kept logits unchanged."
+                ],
+                self,
+            )
+        return None
+
+    def same(self, got: Any, exp: Any) -> bool:
+        try:
+            g, e = np.asarray(got, dtype=float), np.asarray(exp, dtype=float)
+            if g.shape != e.shape or not np.array_equal(np.isfinite(g), np.isfinite(e)):
+                return False
+            return bool(np.allclose(g[np.isfinite(e)], e[np.isfinite(e)], rtol=1e-9, atol=1e-12))
+        except Exception:
+            return False
+
+
+def _nucleus_variant(kind: str) -> Callable[[Case], np.ndarray]:
+    """What a function with one known mistake returns (rows sorted by argsort, no tie care unless "ok")."""
+
+    def variant(case: Case) -> np.ndarray:
+        z, p = case.raw["logits"], case.raw["p"]
+        if kind == "percentage":
+            return top_p_filter(z.copy(), p / 100)
+        if kind == "global":
+            q = np.exp(z - z.max())
+            q = q / q.sum()
+        elif kind == "no_softmax":
+            q = z
+        elif kind == "exp_unnormalised":
+            q = np.exp(z)
+        else:
+            q = softmax(z)
+        order = np.argsort(q if kind == "ascending" else -q, axis=-1, kind="stable")
+        q_sorted = np.take_along_axis(q, order, axis=-1)
+        cum = np.cumsum(q_sorted, axis=-1)
+        keep_sorted = cum < p if kind == "exclude_crossing" else cum - q_sorted < p
+        keep = np.empty_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        if kind in ("probs", "probs_unnormalised"):
+            kept = np.where(keep, softmax(z), 0.0)
+            return kept / kept.sum(axis=-1, keepdims=True) if kind == "probs" else kept
+        out = np.where(keep, z, -np.inf)
+        if kind == "log_renormalised":
+            out = np.where(keep, z - np.log(np.where(keep, np.exp(z), 0.0).sum(axis=-1, keepdims=True)), -np.inf)
+        return out
+
+    return variant
+
+
+def _nucleus_hint(case: Case, got: Any, problem: Problem) -> str | None:
+    """Probabilities where logits were expected; a tie split in two."""
+    if not isinstance(got, np.ndarray) or got.shape != case.expected.shape:
+        return None
+    if np.all(np.isfinite(got)) and np.all(got >= 0) and (got == 0).any() and not np.isfinite(case.expected).all():
+        return (
+            "you returned probabilities (0 outside the nucleus); return the LOGITS with -inf outside the nucleus, "
+            "as top_k_filter does: the softmax in sample_next renormalises what is left."
+        )
+    z = case.raw["logits"]
+    kept_g, kept_e = np.isfinite(got), np.isfinite(case.expected)
+    for idx in np.argwhere(kept_e & ~kept_g):
+        idx = tuple(int(i) for i in idx)
+        row = z[idx[:-1]]
+        if (kept_g[idx[:-1]] & (row == row[idx[-1]])).any():
+            return (
+                f"token {idx[-1]} is tied with a kept token (the same logit) and was dropped: a tie at the crossing "
+                "is kept whole. Keep token i iff the tokens strictly MORE likely than i hold less than p, so the "
+                "result does not depend on the order of the vocabulary."
+            )
+    return None
+
+
+def _nucleus_cases() -> list[Case]:
+    """Seeded cases; no cumulative probability lies within 1e-6 of p (rounding cannot decide a token)."""
+    rng = generator("top_p_filter")
+    # First a case on which every known mistake gives a different nucleus (5 of 8 tokens are right):
+    # exp(z) sums to 2, all logits are negative, and the most likely token holds less than 1 - p.
+    q = np.array([0.11, 0.22, 0.03, 0.16, 0.2, 0.09, 0.13, 0.06])
+    cases = [(np.log(2.0 * q), 0.75, "logits (8,), p=0.75")]
+    specs = [((6, 10), 0.8, 2.0), ((5, 7), 0.5, 1.0), ((4, 12), 0.3, 3.0), ((3, 6), 1.0, 1.5),
+             ((4, 9), 0.05, 2.5), ((8,), 0.9, 1.5)]
+    for shape, p, scale in specs:
+        while True:
+            z = normal(rng, *shape, scale=scale)
+            cum = np.cumsum(np.sort(softmax(z), axis=-1)[..., ::-1], axis=-1)
+            if p == 1.0 or np.abs(cum - p).min() > 1e-6:
+                break
+        cases.append((z, p, f"logits {shape}, p={p}" + (" (keeps every token)" if p == 1.0 else "")))
+    z = np.array([[2.0, 1.0, 0.0, 1.0, -1.0], [0.5, -np.inf, 3.0, 0.5, 0.5]])  # ties at the crossing, a -inf
+    cases.append((z, 0.6, "logits (2, 5), p=0.6, tied logits where p is crossed and a -inf logit"))
+    out = []
+    for z, p, label in cases:
+        axes = "V" if z.ndim == 1 else "N V"
+        out.append(
+            Case(
+                args=copies(z, p),
+                expected=top_p_filter(*copies(z, p)),
+                label=label,
+                dims={"N": z.shape[0], "V": z.shape[-1]} if z.ndim == 2 else {"V": z.shape[0]},
+                raw={"logits": z.copy(), "p": p, "axes": axes},
+            )
+        )
+    return out
+
+
+def check_top_p_filter(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``top_p_filter(logits, p)``: nucleus filtering over the last axis of (V,) or (N, V) logits.
+
+    With ``probs = softmax(logits)`` per row, token ``i`` is kept iff the tokens strictly
+    more likely than ``i`` have total probability below ``p``: the most likely tokens up to
+    and including the one whose cumulative probability first reaches ``p``, ties with it
+    included.  Kept logits are returned unchanged, the others are ``-inf``; the input is
+    not modified; ``p`` is a probability in (0, 1].
+    """
+    ex = Exercise(
+        name="top_p_filter",
+        signature="top_p_filter(logits, p)",
+        returns=FilteredLogits(),
+        variants=(
+            Variant(
+                "you normalised over the whole array; each row (last axis) is its own distribution "
+                "(softmax over axis=-1); with all rows together, the 1-D cases pass and the batches fail.",
+                _nucleus_variant("global"),
+            ),
+            Variant(
+                "you sorted from the LEAST likely token up; the nucleus starts at the most likely tokens: "
+                "np.argsort(-probs) (descending).",
+                _nucleus_variant("ascending"),
+            ),
+            Variant(
+                "you dropped the token that crosses p: the nucleus is the shortest prefix whose total REACHES p, so "
+                "keep a token if the probability sorted before it is below p (cumsum - p_sorted < p).",
+                _nucleus_variant("exclude_crossing"),
+            ),
+            Variant(
+                "p is a probability (0.9 means 90 %), not a percentage: do not divide it by 100.",
+                _nucleus_variant("percentage"),
+            ),
+            Variant(
+                "the nucleus is defined on probabilities: take the softmax of the logits before summing them.",
+                _nucleus_variant("no_softmax"),
+            ),
+            Variant(
+                "exp(logits) must be normalised to probabilities that sum to 1 in each row (softmax) before the "
+                "cumulative sum is compared with p.",
+                _nucleus_variant("exp_unnormalised"),
+            ),
+            Variant(
+                "you returned renormalised probabilities; return the LOGITS with -inf outside the nucleus (the "
+                "softmax in sample_next renormalises what is left).",
+                _nucleus_variant("probs"),
+            ),
+            Variant(
+                "you returned probabilities with zeros outside the nucleus (not even renormalised); return the "
+                "LOGITS with -inf outside the nucleus.",
+                _nucleus_variant("probs_unnormalised"),
+            ),
+            Variant(
+                "you renormalised the kept logits (subtracted their log-sum-exp); return them unchanged: the softmax "
+                "that follows renormalises, and the exercise compares logits.",
+                _nucleus_variant("log_renormalised"),
+            ),
+        ),
+        hints=(_nucleus_hint,),
+    )
+    return run(ex, learner_fn, _nucleus_cases(), time_limit=time_limit)
 
 
 # -- the last real hidden state ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Sampling text from a language model, with temperature and top-k, reproducibly.
+"""Sampling text from a language model, with temperature, top-k and top-p, reproducibly.
 
 Works with any model called as ``logits, state = model(x, state)`` with
 ``x (1, T)`` token indices and ``logits (1, T, V)`` (e.g.
@@ -8,7 +8,9 @@ Works with any model called as ``logits, state = model(x, state)`` with
 Randomness comes only from a :class:`torch.Generator`: the same seed gives the
 same text.  Each draw uses one uniform number and the inverse of the cumulative
 distribution (like :func:`companion.numpy.sampling.sample_next`), so a draw can be
-checked by hand.
+checked by hand.  The knobs mean exactly what they mean in :mod:`companion.numpy.sampling`
+(temperature, then top-k, then the nucleus of mass top-p, then the softmax); the tests prove
+that both modules keep the same tokens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch import nn
 
 from companion.torch._validate import check_count, check_float_tensor
 
-__all__ = ["sample_next", "sample_ids", "sample_text", "make_generator"]
+__all__ = ["top_p_filter", "sample_next", "sample_ids", "sample_text", "make_generator"]
 
 
 class _Vocab(Protocol):
@@ -45,13 +47,68 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
     return torch.Generator().manual_seed(int(seed))
 
 
+def _check_p(top_p: Any) -> float:
+    """``top_p`` is a probability in (0, 1]; a percentage (90 for 90 %) is refused by name."""
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+        raise TypeError(f"top_p must be a number in (0, 1] or None, got {type(top_p).__name__}")
+    p = float(top_p)
+    if not 0.0 < p <= 1.0:  # also refuses NaN
+        extra = f" (a probability, not a percentage: {p / 100:g} for {p:g} %)" if 1.0 < p <= 100.0 else ""
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}{extra}")
+    return p
+
+
+def _top_p(scaled: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep token i iff the probability of the tokens MORE likely than i is below ``p`` (rows (N, V))."""
+    if p >= 1.0:
+        return scaled.clone()
+    probs = torch.softmax(scaled, dim=-1)
+    sorted_p, order = probs.sort(dim=-1, descending=True, stable=True)
+    before = sorted_p.cumsum(dim=-1) - sorted_p  # mass of the tokens sorted before each one
+    new_group = torch.ones_like(sorted_p, dtype=torch.bool)
+    new_group[:, 1:] = sorted_p[:, 1:] != sorted_p[:, :-1]  # tied tokens share the mass before the first
+    index = torch.arange(sorted_p.shape[-1]).expand_as(sorted_p)
+    first_of_group = torch.where(new_group, index, torch.zeros_like(index)).cummax(dim=-1).values
+    keep_sorted = before.gather(-1, first_of_group) < p
+    keep = torch.empty_like(keep_sorted).scatter_(-1, order, keep_sorted)
+    return scaled.masked_fill(~keep, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the most likely tokens until their probability reaches ``p``.
+
+    Same rule as :func:`companion.numpy.sampling.top_p_filter`: token ``i`` is kept iff
+    the tokens strictly more likely than ``i`` under ``softmax(logits)`` have total
+    probability below ``p`` (the token that crosses ``p`` and its ties are kept).
+
+    Parameters
+    ----------
+    logits : Tensor, shape (..., V)
+    p : float
+        0 < p <= 1.
+
+    Returns
+    -------
+    Tensor, shape and dtype of ``logits``
+        A new tensor: the kept logits unchanged, the others ``-inf``.
+    """
+    check_float_tensor("logits", logits, tuple(range(1, 9)))
+    if torch.isnan(logits).any() or torch.isposinf(logits).any():
+        raise ValueError("logits contain NaN or +inf")
+    rows = logits.detach().reshape(-1, logits.shape[-1])
+    return _top_p(rows, _check_p(p)).reshape(logits.shape)
+
+
 def sample_next(
     logits: torch.Tensor,
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    *,
+    top_p: float | None = None,
 ) -> torch.Tensor:
-    """Draw one token per row from ``softmax(logits / temperature)``, optionally only among the top k.
+    """Draw one token per row from ``softmax(logits / temperature)``, optionally only among the top k
+    and only in the nucleus of mass ``top_p``.
 
     Parameters
     ----------
@@ -61,6 +118,9 @@ def sample_next(
     top_k : int, optional
         Keep only the k most probable tokens (renormalised); ``top_k=1`` is greedy.
     generator : torch.Generator, optional
+    top_p : float, optional
+        0 < top_p <= 1: keep only the most likely tokens of the tempered (and top-k
+        filtered) distribution whose total reaches ``top_p`` (see :func:`top_p_filter`).
 
     Returns
     -------
@@ -71,6 +131,7 @@ def sample_next(
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
     if top_k is not None:
         check_count("top_k", top_k)
+    p = None if top_p is None else _check_p(top_p)
     rows = logits.detach().to("cpu", torch.float64).reshape(-1, logits.shape[-1])
     if temperature == 0 or top_k == 1:
         out = rows.argmax(dim=-1)
@@ -79,6 +140,8 @@ def sample_next(
         if top_k is not None and top_k < rows.shape[-1]:
             kth = scaled.topk(top_k, dim=-1).values[:, -1:]
             scaled = scaled.masked_fill(scaled < kth, float("-inf"))  # ties with the k-th value are kept
+        if p is not None:
+            scaled = _top_p(scaled, p)
         probs = torch.softmax(scaled, dim=-1)
         cdf = probs.cumsum(dim=-1)
         u = torch.rand(rows.shape[0], 1, generator=generator, dtype=torch.float64) * cdf[:, -1:]
@@ -101,6 +164,7 @@ def sample_ids(
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     generator: torch.Generator | None = None,
     seed: int | None = None,
 ) -> list[int]:
@@ -123,7 +187,7 @@ def sample_ids(
         logits, state = model(torch.tensor([prime], dtype=torch.long, device=device), None)
         out: list[int] = []
         for _ in range(length):
-            token = int(sample_next(logits[0, -1], temperature, top_k, gen))
+            token = int(sample_next(logits[0, -1], temperature, top_k, gen, top_p=top_p))
             out.append(token)
             logits, state = model(torch.tensor([[token]], dtype=torch.long, device=device), state)
         return out
@@ -139,6 +203,7 @@ def sample_text(
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     generator: torch.Generator | None = None,
     seed: int | None = None,
 ) -> str:
@@ -153,7 +218,7 @@ def sample_text(
         Non-empty text to start from.
     length : int
         Number of tokens to generate.
-    temperature, top_k
+    temperature, top_k, top_p
         See :func:`sample_next`.
     generator, seed
         Source of randomness; the same seed gives the same text.
@@ -173,5 +238,7 @@ def sample_text(
         if not callable(getattr(vocab, method, None)):
             raise TypeError(f"vocab must have an {method}() method, got {type(vocab).__name__}")
     prime_ids = list(vocab.encode(prime))
-    new = sample_ids(model, prime_ids, length, temperature=temperature, top_k=top_k, generator=generator, seed=seed)
+    new = sample_ids(
+        model, prime_ids, length, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator, seed=seed
+    )
     return vocab.decode(prime_ids + new)
