@@ -75,9 +75,9 @@ def sliding_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut a series into (input window, following horizon) pairs.
 
-    Window ``i`` starts at ``s = i * stride``:
-    ``X[i] = series[s : s + window]`` and ``Y[i] = series[s + window : s + window + horizon]``,
-    for every ``i`` with ``s + window + horizon <= L``.
+    Window ``i`` starts at ``s = i * stride``: ``X[i] = series[s : s + window]`` and
+    ``Y[i] = series[s + window : s + window + horizon]``, for every ``i`` with
+    ``s + window + horizon <= L``.
 
     Parameters
     ----------
@@ -92,7 +92,8 @@ def sliding_windows(
 
     Returns
     -------
-    X : (N, W, F) float array (the series' float dtype; integers become float64), a copy
+    X : (N, W, F) float array, a copy
+        (the series' float dtype; integers become float64)
     Y : (N, H, F) float array, a copy
         with ``N = (L - W - H) // stride + 1``.
 
@@ -102,15 +103,17 @@ def sliding_windows(
         If ``W + H > L`` (not even one window fits).
     """
     x = _as_float_series("series", series)
-    W, H, S = _check_count("window", window), _check_count("horizon", horizon), _check_count("stride", stride)
+    W, H = _check_count("window", window), _check_count("horizon", horizon)
+    S = _check_count("stride", stride)
     L = x.shape[0]
     if W + H > L:
         raise ValueError(
-            f"window + horizon = {W} + {H} = {W + H} exceeds the series length {L}: not even one window fits"
+            f"window + horizon = {W} + {H} = {W + H} exceeds the series length {L}: "
+            "not even one window fits"
         )
     n = (L - W - H) // S + 1
     starts = np.arange(n) * S
-    X = x[starts[:, None] + np.arange(W)]  # fancy indexing copies: the windows never alias the series
+    X = x[starts[:, None] + np.arange(W)]  # fancy indexing copies: never a view
     Y = x[starts[:, None] + W + np.arange(H)]
     return X, Y
 
@@ -333,13 +336,19 @@ def seasonal_naive_forecast(X: Any, season: int, horizon: int = 1) -> np.ndarray
     x, nd = _history_3d(X)
     W = x.shape[1]
     if W < m:
-        raise ValueError(f"the window has {W} steps, fewer than one season ({m}): nothing to repeat")
+        raise ValueError(
+            f"the window has {W} steps, fewer than one season ({m}): nothing to repeat"
+        )
     idx = W - m + (np.arange(H) % m)
     return _restore(x[:, idx, :], nd)
 
 
-def seasonal_naive_drift_forecast(X: Any, season: int, horizon: int = 1) -> np.ndarray:
-    """Seasonal naive plus the latest seasonal growth: ``ŷ_{W+h} = x_{W+h-m*k} + k (x_W - x_{W-m})``.
+def seasonal_naive_drift_forecast(
+    X: Any, season: int, horizon: int = 1
+) -> np.ndarray:
+    """Seasonal naive plus the latest seasonal growth.
+
+    ``ŷ_{W+h} = x_{W+h-m*k} + k (x_W - x_{W-m})``.
 
     With ``k = ceil(h/m)``, the forecast repeats the value ``k`` whole seasons
     earlier (as :func:`seasonal_naive_forecast`) and raises it by ``k`` times
@@ -362,16 +371,20 @@ def seasonal_naive_drift_forecast(X: Any, season: int, horizon: int = 1) -> np.n
 
     Examples
     --------
-    >>> seasonal_naive_drift_forecast(np.array([0.0, 10.0, 1.0, 11.0, 2.0]), season=2, horizon=3)
+    >>> x = np.array([0.0, 10.0, 1.0, 11.0, 2.0])
+    >>> seasonal_naive_drift_forecast(x, season=2, horizon=3)
     array([12.,  3., 13.])
     """
     m, H = _check_count("season", season), _check_count("horizon", horizon)
     x, nd = _history_3d(X)
     W = x.shape[1]
     if W < m + 1:
-        raise ValueError(f"the window has {W} steps; the seasonal growth x_W - x_(W-m) needs at least season + 1 = {m + 1}")
-    k = (np.arange(H) // m + 1)[None, :, None]          # (1, H, 1): whole seasons back, ceil(h/m)
-    growth = x[:, -1:, :] - x[:, -1 - m: -m, :]          # (N, 1, F): change over the latest season
+        raise ValueError(
+            f"the window has {W} steps; the seasonal growth x_W - x_(W-m) needs "
+            f"at least season + 1 = {m + 1}"
+        )
+    k = (np.arange(H) // m + 1)[None, :, None]    # (1, H, 1): seasons back, ceil(h/m)
+    growth = x[:, -1:, :] - x[:, -1 - m : -m, :]  # (N, 1, F): growth over the last season
     return _restore(x[:, W - m + (np.arange(H) % m), :] + k * growth, nd)
 
 
