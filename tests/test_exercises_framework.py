@@ -182,10 +182,15 @@ def test_the_fixed_list_of_checkers() -> None:
         "check_rnn_step_backward", "check_rnn_backward", "check_truncated_rnn_backward", "check_clip_grad_norm",
         "check_temporal_softmax_cross_entropy", "check_perplexity", "check_bits_per_char",
         "check_lstm_step_forward", "check_lstm_step_backward", "check_gru_step_forward",
-        "check_softmax_with_temperature", "check_sample_next", "check_last_hidden", "check_classifier_forward",
-        "check_sliding_windows", "check_seasonal_naive", "check_beam_search", "check_bag_of_words",
-        "check_time_major_to_batch_first", "check_min_gru_coefficients", "check_linear_recurrence_scan",
-        "check_gru_forward_hoisted", "check_gru_matmul_flops",
+        "check_softmax_with_temperature", "check_sample_next", "check_top_p_filter", "check_last_hidden",
+        "check_classifier_forward", "check_sliding_windows", "check_seasonal_naive", "check_iterated_forecast",
+        "check_beam_search", "check_scheduled_inputs", "check_bag_of_words",
+        "check_embedding_backward", "check_count_lm_parameters", "check_dropout_backward",
+        "check_locked_dropout_mask",
+        "check_masked_softmax", "check_additive_attention", "check_attention_backward",
+        "check_scaled_dot_product_attention",
+        "check_time_major_to_batch_first", "check_last_layer_state", "check_min_gru_coefficients",
+        "check_linear_recurrence_scan", "check_gru_forward_hoisted", "check_gru_matmul_flops",
     ]
 
 

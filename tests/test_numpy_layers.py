@@ -193,3 +193,21 @@ def test_embedding_and_one_hot_bad_inputs(rng):
     _, cache = embedding_forward(np.array([[0, 1]]), W)
     with pytest.raises(ValueError, match=r"dout axis 2 should be D=3 to match W \(D=3\), got 2"):
         embedding_backward(np.ones((1, 2, 2)), cache)
+
+
+def test_embedding_backward_accumulates_every_repeat_where_fancy_index_plus_equals_does_not(rng):
+    V, D = 4, 3
+    idx = np.array([[2, 2, 2], [2, 0, 2]])  # token 2 five times
+    W = rng.standard_normal((V, D))
+    G = rng.standard_normal((2, 3, D))
+    _, cache = embedding_forward(idx, W)
+    dW = embedding_backward(G, cache)
+    assert max_abs(dW[2], G[idx == 2].sum(axis=0)) <= 1e-14
+    buffered = np.zeros_like(W)
+    buffered[idx] += G  # keeps one write per repeated index: the classic mistake
+    assert max_abs(buffered[2], dW[2]) > 0.1
+    emb = torch.nn.Embedding(V, D).double()
+    with torch.no_grad():
+        emb.weight.copy_(t64(W))
+    (emb(torch.from_numpy(idx)) * t64(G)).sum().backward()
+    assert max_abs(dW, emb.weight.grad) <= TORCH_TOL

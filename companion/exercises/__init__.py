@@ -43,15 +43,31 @@ from companion.exercises.ch6 import (
     check_seasonal_naive,
     check_sliding_windows,
     check_softmax_with_temperature,
+    check_top_p_filter,
+)
+from companion.exercises.ch7 import (
+    check_count_lm_parameters,
+    check_dropout_backward,
+    check_embedding_backward,
+    check_locked_dropout_mask,
+)
+from companion.exercises.ch8 import (
+    check_additive_attention,
+    check_attention_backward,
+    check_masked_softmax,
+    check_scaled_dot_product_attention,
 )
 from companion.exercises.ch9 import (
+    check_last_layer_state,
     check_linear_recurrence_scan,
     check_min_gru_coefficients,
     check_time_major_to_batch_first,
 )
 from companion.exercises.feedback import Feedback
+from companion.exercises.forecasting import check_iterated_forecast
 from companion.exercises.performance import check_gru_forward_hoisted, check_gru_matmul_flops
 from companion.exercises.progress import Progress, progress, reset_progress
+from companion.exercises.seq2seq import check_scheduled_inputs
 
 #: Chapter titles for ``progress()`` (a chapter without one is "Chapter N").
 CHAPTER_TITLES = {
@@ -76,15 +92,31 @@ CHECKERS = {
     6: (
         "check_softmax_with_temperature",
         "check_sample_next",
+        "check_top_p_filter",
         "check_last_hidden",
         "check_classifier_forward",
         "check_sliding_windows",
         "check_seasonal_naive",
+        "check_iterated_forecast",
         "check_beam_search",
+        "check_scheduled_inputs",
         "check_bag_of_words",
+    ),
+    7: (
+        "check_embedding_backward",
+        "check_count_lm_parameters",
+        "check_dropout_backward",
+        "check_locked_dropout_mask",
+    ),
+    8: (
+        "check_masked_softmax",
+        "check_additive_attention",
+        "check_attention_backward",
+        "check_scaled_dot_product_attention",
     ),
     9: (
         "check_time_major_to_batch_first",
+        "check_last_layer_state",
         "check_min_gru_coefficients",
         "check_linear_recurrence_scan",
         "check_gru_forward_hoisted",

@@ -185,7 +185,7 @@ class ProgressRow:
 class Progress:
     """The learner's progress: one :class:`ProgressRow` per checker, shown as a table.
 
-    Iterating gives the rows; :attr:`passed` the rows passed; :attr:`problem` says why
+    Iterating gives the rows; :attr:`passed` the rows passed; ``problem`` says why
     the record could not be read, if it could not.
     """
 
@@ -277,7 +277,7 @@ def progress(reset: bool = False, *, path: str | PathLike[str] | None = None) ->
     -------
     Progress
         Its ``repr`` is the table; every checker of
-        :data:`companion.exercises.CHECKERS` has a row, in the book's order.
+        ``companion.exercises.CHECKERS`` has a row, in the book's order.
     """
     import companion.exercises as ex
 

@@ -99,7 +99,7 @@ class ScaledDotAttention(_Attention):
 
 
 def make_attention(score: str, query_size: int, key_size: int, attn_size: int | None = None) -> _Attention:
-    """The attention layer of a score name in :data:`SCORES` (``attn_size`` defaults to ``key_size``)."""
+    """The attention layer of a score name in ``SCORES`` (``attn_size`` defaults to ``key_size``)."""
     check_choice("score", score, SCORES)
     if score == "additive":
         return AdditiveAttention(query_size, key_size, attn_size or key_size)

@@ -85,13 +85,13 @@ class BudgetSchedule:
     seconds : float
         The length of the schedule (the training part of the budget), > 0.
     shape : {"cosine", "linear", "constant"} or callable
-        ``shape(fraction, warmup, final) -> multiplier``; see :data:`SHAPES`.
+        ``shape(fraction, warmup, final) -> multiplier``; see ``SHAPES``.
     warmup : float
         Fraction of ``seconds`` spent warming up, in [0, 1).
     final : float
         Multiplier of the peak reached at the end of the budget, in [0, 1].
     clock : callable
-        Seconds as a float (default :func:`time.perf_counter`); the schedule
+        Seconds as a float (default ``time.perf_counter``); the schedule
         starts at the clock's value when it is made, or at ``start``.
     start : float, optional
         Clock value of the budget's start.
