@@ -183,3 +183,110 @@ def test_locked_dropout_mask_with_another_draw_order_passes() -> None:
         return np.stack([keep / (1 - p)] * T, axis=1)
 
     assert check_locked_dropout_mask(f).passed
+
+
+# -- section 7c: stacked-LSTM parameter count and layer normalisation -----------------------------
+
+from companion.exercises.ch7 import check_count_stacked_lstm_parameters, check_layer_norm_forward  # noqa: E402
+from companion.numpy.normalisation import layer_norm_forward  # noqa: E402
+from companion.torch.deep import count_stacked_lstm_parameters  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("check", "reference"),
+    [
+        (check_count_stacked_lstm_parameters, count_stacked_lstm_parameters),
+        (check_layer_norm_forward, layer_norm_forward),
+    ],
+    ids=["count_stacked_lstm_parameters", "layer_norm_forward"],
+)
+def test_depth_checkers_pass_the_reference_refuse_it_and_report_the_stub(check, reference) -> None:
+    assert check(own(reference)).passed
+    assert "not implemented yet" in check(stub).text
+    assert not check(reference).passed
+
+
+def _wrong_stack(kind):
+    def f(D, H, L, ln):
+        first = 4 * H * (D + H) + (4 * H if kind == "one_bias" else 8 * H)
+        upper = 4 * H * ((D if kind == "upper_D" else H) + H) + (4 * H if kind == "one_bias" else 8 * H)
+        norms = {"per_layer": 2 * H * L, "gain_only": H * (L - 1), "ignored": 0}.get(kind, 2 * H * (L - 1))
+        return first + (L - 1) * upper + (norms if ln else 0)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("one_bias", "two bias vectors"),
+        ("upper_D", "not the D inputs"),
+        ("per_layer", "L - 1 of them"),
+        ("gain_only", "gain AND a bias"),
+        ("ignored", "add the LayerNorm parameters"),
+    ],
+)
+def test_count_stacked_lstm_parameters_mistakes(kind, expected) -> None:
+    fb = check_count_stacked_lstm_parameters(_wrong_stack(kind))
+    assert not fb.passed
+    assert expected in fb.text, fb.text
+
+
+def _wrong_layer_norm(kind):
+    def f(x, gamma, beta, eps=1e-5):
+        axis = 0 if kind == "batch_axis" else -1
+        mu = np.mean(x, axis=axis, keepdims=True)
+        if kind == "ddof1":
+            var = np.var(x, axis=axis, keepdims=True, ddof=1)
+        else:
+            var = np.mean((x - mu) ** 2, axis=axis, keepdims=True)
+        if kind == "eps_outside":
+            xhat = (x - mu) / (np.sqrt(var) + eps)
+        elif kind == "no_eps":
+            xhat = (x - mu) / np.sqrt(var)
+        else:
+            xhat = (x - mu) / np.sqrt(var + eps)
+        out = {
+            "gamma_ignored": xhat + beta,
+            "beta_ignored": gamma * xhat,
+            "both_ignored": xhat,
+            "swapped": beta * xhat + gamma,
+            "no_mean": gamma * x / np.sqrt(var + eps) + beta,
+        }.get(kind, gamma * xhat + beta)
+        return out, (xhat, var)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("batch_axis", "over the batch axis"),
+        ("ddof1", "unbiased variance (ddof=1"),
+        ("eps_outside", "eps goes INSIDE the square root"),
+        ("no_eps", "constant vector"),
+        ("gamma_ignored", "gamma was ignored"),
+        ("beta_ignored", "beta was ignored"),
+        ("both_ignored", "gamma and beta were ignored"),
+        ("swapped", "gamma and beta are swapped"),
+        ("no_mean", "mean 0 along the last axis"),
+    ],
+)
+def test_layer_norm_forward_mistakes(kind, expected) -> None:
+    fb = check_layer_norm_forward(_wrong_layer_norm(kind))
+    assert not fb.passed
+    assert expected in fb.text, fb.text
+
+
+def test_layer_norm_forward_other_correct_forms_pass_and_output_only_is_explained() -> None:
+    def with_torch_style_std(x, gamma, beta, eps=1e-5):
+        centred = x - x.mean(axis=-1, keepdims=True)
+        return gamma * centred / np.sqrt(np.var(x, axis=-1, keepdims=True) + eps) + beta, None
+
+    assert check_layer_norm_forward(with_torch_style_std).passed
+
+    def output_only(x, gamma, beta, eps=1e-5):
+        return layer_norm_forward(x, gamma, beta, eps)[0]
+
+    fb = check_layer_norm_forward(output_only)
+    assert not fb.passed and "expected a tuple of 2 values" in fb.text, fb.text

@@ -186,7 +186,7 @@ def test_the_fixed_list_of_checkers() -> None:
         "check_classifier_forward", "check_sliding_windows", "check_seasonal_naive", "check_iterated_forecast",
         "check_beam_search", "check_scheduled_inputs", "check_bag_of_words",
         "check_embedding_backward", "check_count_lm_parameters", "check_dropout_backward",
-        "check_locked_dropout_mask",
+        "check_locked_dropout_mask", "check_count_stacked_lstm_parameters", "check_layer_norm_forward",
         "check_masked_softmax", "check_additive_attention", "check_attention_backward",
         "check_scaled_dot_product_attention",
         "check_time_major_to_batch_first", "check_last_layer_state", "check_min_gru_coefficients",

@@ -47,8 +47,10 @@ from companion.exercises.ch6 import (
 )
 from companion.exercises.ch7 import (
     check_count_lm_parameters,
+    check_count_stacked_lstm_parameters,
     check_dropout_backward,
     check_embedding_backward,
+    check_layer_norm_forward,
     check_locked_dropout_mask,
 )
 from companion.exercises.ch8 import (
@@ -107,6 +109,8 @@ CHECKERS = {
         "check_count_lm_parameters",
         "check_dropout_backward",
         "check_locked_dropout_mask",
+        "check_count_stacked_lstm_parameters",
+        "check_layer_norm_forward",
     ),
     8: (
         "check_masked_softmax",

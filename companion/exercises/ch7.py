@@ -1,4 +1,5 @@
-"""Chapter 7 (training recurrent networks well) exercises: embedding backward, parameter counts, dropout."""
+"""Chapter 7 (training recurrent networks well) exercises: embedding backward, parameter counts, dropout,
+layer normalisation."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from companion.exercises._common import copies, generator, normal
+from companion.exercises._common import broadcast_hint, copies, generator, normal
 from companion.exercises.feedback import Feedback
-from companion.exercises.runner import Array, Case, Exercise, Integer, Problem, Variant, run
+from companion.exercises.runner import Anything, Array, Case, Exercise, Integer, Problem, Tuple, Variant, run
 from companion.numpy.dropout import DropoutCache, dropout_backward, locked_dropout_mask
 from companion.numpy.layers import EmbeddingCache, embedding_backward
+from companion.numpy.normalisation import layer_norm_forward
+from companion.torch.deep import count_stacked_lstm_parameters
 from companion.torch.regularisation import count_lm_parameters
 
 __all__ = [
@@ -18,6 +21,8 @@ __all__ = [
     "check_count_lm_parameters",
     "check_dropout_backward",
     "check_locked_dropout_mask",
+    "check_count_stacked_lstm_parameters",
+    "check_layer_norm_forward",
 ]
 
 
@@ -319,5 +324,177 @@ def check_locked_dropout_mask(learner_fn: Callable, *, time_limit: float | None 
             ),
         ),
         hints=(_mask_properties,),
+    )
+    return run(ex, learner_fn, cases, time_limit=time_limit)
+
+
+# -- parameter count of a stacked LSTM (section 7c) --------------------------------------------
+
+
+def _stack_variant(kind: str) -> Callable[[Case], int]:
+    def variant(case: Case) -> int:
+        D, H, L, ln = (case.raw[k] for k in ("D", "H", "L", "layer_norm"))
+        first, upper = 4 * H * (D + H) + 8 * H, 4 * H * (2 * H) + 8 * H
+        norms = 2 * H * (L - 1) if ln else 0
+        if kind == "one_bias":
+            first, upper = first - 4 * H, upper - 4 * H
+        if kind == "upper_input_D":
+            upper = 4 * H * (D + H) + 8 * H
+        if kind == "norm_per_layer" and ln:
+            norms = 2 * H * L
+        if kind == "norm_gain_only" and ln:
+            norms = H * (L - 1)
+        if kind == "norm_ignored":
+            norms = 0
+        return first + (L - 1) * upper + norms
+
+    return variant
+
+
+def check_count_stacked_lstm_parameters(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``count_stacked_lstm_parameters(input_size, hidden_size, num_layers, layer_norm) -> int``."""
+    specs = [(3, 2, 1, False), (3, 2, 3, False), (3, 2, 3, True), (16, 50, 3, True), (16, 50, 2, False),
+             (5, 5, 4, True), (1, 1, 2, True)]
+    cases = [
+        Case(
+            args=(D, H, L, ln),
+            expected=count_stacked_lstm_parameters(D, H, L, ln),
+            label=f"input_size={D}, hidden_size={H}, num_layers={L}, layer_norm={ln}",
+            raw={"D": D, "H": H, "L": L, "layer_norm": ln},
+        )
+        for D, H, L, ln in specs
+    ]
+    ex = Exercise(
+        name="count_stacked_lstm_parameters",
+        signature="count_stacked_lstm_parameters(input_size, hidden_size, num_layers, layer_norm)",
+        returns=Integer("number of parameters"),
+        variants=(
+            Variant("torch.nn.LSTM keeps two bias vectors per layer, bias_ih and bias_hh: 8H bias numbers.",
+                    _stack_variant("one_bias")),
+            Variant("the layers above the first read the H outputs of the layer below, not the D inputs: "
+                    "their input weights are 4H x H.", _stack_variant("upper_input_D")),
+            Variant("layer normalisation sits BETWEEN layers: L - 1 of them, not L.",
+                    _stack_variant("norm_per_layer")),
+            Variant("each LayerNorm has a gain AND a bias of H numbers each: 2H per connection.",
+                    _stack_variant("norm_gain_only")),
+            Variant("with layer_norm=True add the LayerNorm parameters (2H per connection between layers).",
+                    _stack_variant("norm_ignored")),
+        ),
+    )
+    return run(ex, learner_fn, cases, time_limit=time_limit)
+
+
+# -- layer normalisation forward (section 7c) --------------------------------------------------
+
+
+def _layer_norm_variant(kind: str) -> Callable[[Case], tuple]:
+    def variant(case: Case) -> tuple:
+        x, gamma, beta, eps = (case.raw[k] for k in ("x", "gamma", "beta", "eps"))
+        axis: int | tuple[int, ...] = -1
+        if kind == "batch_axis":
+            axis = 0
+        if kind == "time_axis":
+            if x.ndim != 3:
+                raise ValueError("no time axis")
+            axis = 1
+        if kind == "all_axes":
+            axis = tuple(range(x.ndim))
+        mu = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, keepdims=True, ddof=1 if kind == "ddof1" else 0)
+        if kind == "eps_outside":
+            xhat = (x - mu) / (np.sqrt(var) + eps)
+        elif kind == "no_eps":
+            xhat = (x - mu) / np.sqrt(var)
+        elif kind == "no_sqrt":
+            xhat = (x - mu) / (var + eps)
+        else:
+            xhat = (x - mu) / np.sqrt(var + eps)
+        out = {
+            "gamma_ignored": xhat + beta,
+            "beta_ignored": gamma * xhat,
+            "both_ignored": xhat,
+            "swapped": beta * xhat + gamma,
+        }.get(kind, gamma * xhat + beta)
+        return out, None
+
+    return variant
+
+
+def _layer_norm_properties(case: Case, got: Any, problem: Problem) -> str | None:
+    """Explain a wrong output by the statistics of its vectors, when no known mistake reproduces it."""
+    out = got[0] if isinstance(got, (tuple, list)) and got else None
+    if problem.kind != "values" or not isinstance(out, np.ndarray) or out.shape != case.raw["x"].shape:
+        return None
+    xhat = (out - case.raw["beta"]) / case.raw["gamma"]
+    if not np.allclose(xhat.mean(axis=-1), 0.0, atol=1e-6):
+        return (
+            "(out - beta) / gamma should have mean 0 along the last axis for every vector: subtract the mean of "
+            "each vector's D features, x.mean(axis=-1, keepdims=True)."
+        )
+    return None
+
+
+def check_layer_norm_forward(learner_fn: Callable, *, time_limit: float | None = None) -> Feedback:
+    """Check ``layer_norm_forward(x, gamma, beta, eps=1e-5) -> (out, cache)`` over the last axis of ``x (..., D)``.
+
+    ``out = gamma * (x - mu) / sqrt(var + eps) + beta`` with the mean and biased variance of each length-D
+    vector; the cache is not graded (any object).
+    """
+    rng = generator("layer_norm_forward")
+    specs = [  # (shape, eps passed or None for the default, scale): tiny variances make eps's place matter
+        ((4, 3, 5), None, 1.0), ((3, 6), None, 1.0), ((2, 3, 4), 0.1, 1.0), ((3, 2, 6), None, 0.01),
+        ((2, 4, 8), None, 2.0), ((1, 1, 3), 1e-3, 0.5),
+    ]
+    cases = []
+    for i, (shape, eps, scale) in enumerate(specs):
+        D = shape[-1]
+        x = 0.7 + normal(rng, *shape, scale=scale)
+        if i == 4:
+            x[1, 2] = 3.0  # a constant vector: its variance is 0, only eps keeps the division finite
+        gamma, beta = 1.0 + 0.5 * normal(rng, D), 0.3 * normal(rng, D)
+        kwargs = {} if eps is None else {"eps": eps}
+        cases.append(
+            Case(
+                args=copies(x, gamma, beta),
+                kwargs=kwargs,
+                expected=layer_norm_forward(*copies(x, gamma, beta), **kwargs),
+                label=f"x {shape}, D={D}, " + ("eps left at its default 1e-5" if eps is None else f"eps={eps}")
+                + (", one constant vector x[1, 2]" if i == 4 else ""),
+                dims=dict(zip("NTD" if len(shape) == 3 else "ND", shape)),
+                raw={"x": x, "gamma": gamma, "beta": beta, "eps": 1e-5 if eps is None else eps},
+            )
+        )
+    last_axis = "layer normalisation normalises each vector over its own D features, the LAST axis: "
+    ex = Exercise(
+        name="layer_norm_forward",
+        signature="layer_norm_forward(x, gamma, beta, eps=1e-5)",
+        returns=Tuple(Array("out", axes="N T D"), Anything("cache")),
+        variants=(
+            Variant("you normalised over the batch axis (axis 0), which is batch normalisation; "
+                    + last_axis + "x.mean(axis=-1, keepdims=True).", _layer_norm_variant("batch_axis")),
+            Variant("you normalised over the time axis (axis 1); " + last_axis + "axis=-1.",
+                    _layer_norm_variant("time_axis")),
+            Variant("you took one mean and variance over the whole array; " + last_axis + "axis=-1 with "
+                    "keepdims=True.", _layer_norm_variant("all_axes")),
+            Variant("you used the unbiased variance (ddof=1, dividing by D - 1); layer normalisation divides by D: "
+                    "np.mean((x - mu) ** 2, axis=-1, keepdims=True), or x.var(axis=-1, keepdims=True).",
+                    _layer_norm_variant("ddof1")),
+            Variant("eps goes INSIDE the square root: (x - mu) / np.sqrt(var + eps), not np.sqrt(var) + eps.",
+                    _layer_norm_variant("eps_outside")),
+            Variant("add eps to the variance, inside the square root: (x - mu) / np.sqrt(var + eps). Without it a "
+                    "constant vector (variance 0) divides by zero.", _layer_norm_variant("no_eps")),
+            Variant("divide by the standard deviation np.sqrt(var + eps), not by the variance.",
+                    _layer_norm_variant("no_sqrt")),
+            Variant("gamma was ignored: scale the normalised vector, out = gamma * xhat + beta.",
+                    _layer_norm_variant("gamma_ignored")),
+            Variant("beta was ignored: shift the scaled vector, out = gamma * xhat + beta.",
+                    _layer_norm_variant("beta_ignored")),
+            Variant("gamma and beta were ignored: the normalised xhat must still be scaled and shifted, "
+                    "out = gamma * xhat + beta.", _layer_norm_variant("both_ignored")),
+            Variant("gamma and beta are swapped: gamma is the gain (multiplies xhat), beta the bias (is added).",
+                    _layer_norm_variant("swapped")),
+        ),
+        hints=(_layer_norm_properties,),
+        exception_hint=broadcast_hint,
     )
     return run(ex, learner_fn, cases, time_limit=time_limit)
