@@ -135,7 +135,9 @@ def beam_search(
         The surviving hypotheses, best (highest score) first.
     """
     if beam_width < 1 or max_len < 1:
-        raise ValueError(f"beam_width and max_len must be >= 1, got {beam_width} and {max_len}")
+        raise ValueError(
+            f"beam_width and max_len must be >= 1, got {beam_width} and {max_len}"
+        )
     beams: list[tuple[list[int], float]] = [([start_token], 0.0)]
     for _ in range(max_len):
         candidates = []
