@@ -192,11 +192,18 @@ def test_ctrl_c_still_interrupts_the_checker() -> None:
         check_rnn_step_forward(interrupted)
 
     before = signal.getsignal(signal.SIGALRM)
+    # A kernel turns SIGINT into KeyboardInterrupt; a test run started in the background (nohup, `&`)
+    # inherits SIGINT ignored, so install the kernel's handler for the duration of the test.
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
-    timer.start()
-    start = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in a kernel is SIGINT on the main thread
-        check_rnn_step_forward(hang, time_limit=30)
+    try:
+        timer.start()
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C in a kernel is SIGINT on the main thread
+            check_rnn_step_forward(hang, time_limit=30)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, sigint)
     assert time.perf_counter() - start < 5
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the alarm was disarmed on the way out
     assert signal.getsignal(signal.SIGALRM) is before
