@@ -1,10 +1,14 @@
 # Two targets do everything on a fresh machine with Python 3.11 and pip:
-#   make book   build the HTML book into _build/html (warnings are errors)
+#   make book   build the HTML book into _build/html (warnings are errors): the English edition at the
+#               root, the Chinese edition (translated through locales/zh_CN/) under _build/html/zh/
 #   make test   the strict book build, unit tests and nbval over every notebook
 # CI (.ci/run) adds: make portability (nbval under two emulated CPUs), make browser-test (headless Chromium)
 #       make browser-test                every page of the built book in headless Chromium with no network,
 #                                        then the book's markup in JupyterLab (tests/browser/)
-# Also: make execute [NB=book/x.ipynb]   re-execute stored notebooks in place
+# Also: make book-zh                      the Chinese edition alone (into _build/html/zh/)
+#       make translations                re-extract the English messages, update locales/zh_CN/ catalogs
+#                                        (new or changed English text: untranslated or fuzzy until done)
+#       make execute [NB=book/x.ipynb]   re-execute stored notebooks in place
 #       make lab                         JupyterLab on the course's environment, data folder set
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +25,8 @@ endif
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks portability execute lab build-book setup clean browser-test lab-test chromium
+.PHONY: book test unit notebooks portability execute lab build-book book-zh translations setup clean browser-test \
+	lab-test chromium
 
 setup: $(STAMP)
 
@@ -35,12 +40,30 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python tests/browser/install_mathjax.py  # self-hosted MathJax 3 into .venv/share/mathjax
 	touch $(STAMP)
 
+# The two editions build side by side (one core each); the Chinese build's log is shown after the English
+# one's, whole if it failed. Either failing fails the target.
 build-book: $(STAMP)
 	rm -rf _build/html
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	@mkdir -p _build
+	@$(BIN)/python tests/tools/build_edition.py zh_CN > _build/zh_CN.log 2>&1 & zh=$$!; \
+	$(BIN)/jupyter-book build . -W -n --keep-going; en=$$?; \
+	wait $$zh; zh=$$?; \
+	if [ $$zh -ne 0 ]; then echo "== the Chinese edition failed:"; cat _build/zh_CN.log; \
+	else echo "== the Chinese edition built too: _build/html/zh/ (log: _build/zh_CN.log)"; fi; \
+	[ $$en -eq 0 ] && [ $$zh -eq 0 ] && rm -rf _build/html/zh && cp -r _build/zh_CN/_build/html _build/html/zh
+
+# The Chinese edition: the same notebooks, outputs and equations, the prose from locales/zh_CN/.
+book-zh: $(STAMP)
+	$(BIN)/python tests/tools/build_edition.py zh_CN --into _build/html/zh
+
+# One catalog per page (gettext_compact: false); -w 0 keeps each message on one line for review.
+translations: $(STAMP)
+	rm -rf _build/gettext
+	$(BIN)/jupyter-book build . --builder custom --custom-builder gettext -W -n --keep-going
+	$(BIN)/sphinx-intl update -p _build/gettext -l zh_CN -d locales -w 0 --no-obsolete -j 1
 
 book: build-book
-	@echo "Book built: open file://$(abspath _build/html/index.html)"
+	@echo "Book built: open file://$(abspath _build/html/index.html) (中文版: _build/html/zh/index.html)"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -n 2
@@ -86,12 +109,17 @@ browser-test: build-book chromium
 lab-test: $(STAMP) chromium
 	$(BIN)/python tests/browser/check_lab.py
 
+# The Chinese pages need a CJK font (without one Chromium draws empty boxes): checked on its own, since a
+# machine may have Chromium and no such font.
 chromium:
-	@if [ -z "$(CHROMIUM)" ] && [ -z "$$CHROMIUM" ]; then \
-		echo "== installing Chromium and its fonts from the OS packages"; \
+	@packages=""; \
+	if [ -z "$(CHROMIUM)" ] && [ -z "$$CHROMIUM" ]; then packages="chromium fonts-liberation fonts-dejavu-core"; fi; \
+	if ! fc-list :lang=zh-cn 2>/dev/null | grep -q .; then packages="$$packages fonts-noto-cjk"; fi; \
+	if [ -n "$$packages" ]; then \
+		echo "== installing from the OS packages:$$packages"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$packages; \
 	fi
 
 # The book first (fast failure on a warning), the tests last so their summary closes the log.

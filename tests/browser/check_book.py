@@ -15,6 +15,12 @@ rendered DOM it checks, per page and width:
 - ``tables``     no table column squeezed below readability (a long cell narrower than 64 px)
 - ``boxes``      at 1280 px only: no display equation, code cell, output or table needs to scroll in
                  its own box (at 400 px scrolling inside a box is the accepted fallback: reported only)
+- ``cjk``        Chinese pages (``zh/``): the heading and the first paragraphs are drawn with a font that
+                 has Chinese glyphs (Chromium's own record of the fonts it used), not as empty boxes
+
+The Chinese edition's pages are checked like the English ones. Before the pages, both_editions.py compares
+the two editions: every English page has its Chinese page, the language switches lead to each other,
+and code, outputs, equations, images and API signatures are identical in both.
 
 Before the pages, a static scan lists every asset the HTML/CSS would fetch from another host, and a
 self-test serves one page with MathJax pointed back at a CDN and requires the checks above to fail on
@@ -46,6 +52,7 @@ except ImportError:  # pragma: no cover - the Makefile installs it with requirem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import PageLog, launch, serve  # noqa: E402
+from both_editions import compare_editions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_JS = (Path(__file__).resolve().parent / "audit.js").read_text(encoding="utf8")
@@ -64,7 +71,21 @@ NO_SCROLL_AT_DESKTOP = {"display-math", "inline-math", "code-input", "code-outpu
 SCREENSHOT_MAX_HEIGHT = 32_000  # px: pages up to this height are shot whole ...
 SCREENSHOT_TALL_PAGE = 16_000  # ... a longer one (the API reference, 140,000 px) down to here
 CHECKS = ("network", "console", "math", "images", "solutions", "outputs", "page-width", "clipped", "tables",
-          "boxes")
+          "boxes", "cjk")
+#: Families with Chinese glyphs that Chromium may pick (fontconfig on Linux, the system on macOS/Windows).
+CJK_FONT = re.compile(r"CJK|Source Han|Noto Sans SC|Noto Serif SC|WenQuanYi|Droid Sans Fallback|PingFang|"
+                      r"Hiragino|Heiti|Songti|YaHei|SimSun|SimHei|DengXian|AR PL", re.I)
+_CJK_PROBE_JS = """() => {
+  // Mark the h1 and up to three paragraphs whose own text (not their children's) is Chinese.
+  const own = (el) => [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.nodeValue).join("");
+  const cjk = (s) => (s.match(/[\u3400-\u9fff]/g) || []).length;
+  const picks = [...document.querySelectorAll("main h1, main p")]
+    .filter((el) => cjk(own(el)) > 0 && el.checkVisibility({checkVisibilityCSS: true}));
+  const chosen = [picks.find((el) => el.tagName === "H1"), ...picks.filter((el) => el.tagName === "P").slice(0, 3)]
+    .filter(Boolean);
+  chosen.forEach((el, i) => el.setAttribute("data-cjk-probe", i));
+  return chosen.map((el) => ({tag: el.tagName.toLowerCase(), cjk: cjk(own(el)), text: own(el).slice(0, 40)}));
+}"""
 
 # ---------------------------------------------------------------------------------------------------
 # Static scan: what the HTML and CSS would fetch from another host.
@@ -125,13 +146,17 @@ def list_pages(html_dir: Path, patterns: list[str] | None, source_pages: bool = 
     """Every HTML page of the build, book chapters first, except the root redirect and -- unless
     ``source_pages`` -- the highlighted module sources that viewcode generates (one per module of the
     package; their index page is kept, so the page type is still checked)."""
-    pages = [p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
-             if not p.relative_to(html_dir).parts[0].startswith(("_sources", "_static", "_images"))]
-    pages = [p for p in pages if p != "index.html"
-             and (source_pages or not p.startswith("_modules/") or p == "_modules/index.html")]
+    def edition_free(p: str) -> str:  # "zh/book/x.html" is checked like "book/x.html"
+        return p.removeprefix("zh/")
+    pages = [p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")]
+    pages = [p for p in pages if not edition_free(p).startswith(("_sources/", "_static/", "_images/"))]
+    pages = [p for p in pages if edition_free(p) != "index.html"
+             and (source_pages or not edition_free(p).startswith("_modules/")
+                  or edition_free(p) == "_modules/index.html")]
     if patterns:
         pages = [p for p in pages if any(fnmatch.fnmatch(p, pat) for pat in patterns)]
-    return sorted(pages, key=lambda p: (not p.startswith("book/"), p.startswith("_modules/"), p))
+    return sorted(pages, key=lambda p: (p.startswith("zh/"), not edition_free(p).startswith("book/"),
+                                        edition_free(p).startswith("_modules/"), p))
 
 
 _SETTLE_JS = """async () => {
@@ -248,6 +273,28 @@ def audit_page(page, url: str, log: PageLog, screenshot: Path | None) -> dict:
     return audit
 
 
+def cjk_fonts(page, cdp) -> list[dict]:
+    """The fonts Chromium drew each probed element's Chinese text with (CSS.getPlatformFontsForNode)."""
+    probes = page.evaluate(_CJK_PROBE_JS)
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "[data-cjk-probe]"})["nodeIds"]
+    for probe, node in zip(probes, ids):
+        probe["fonts"] = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return probes
+
+
+def judge_cjk(result: PageResult, probes: list[dict]) -> None:
+    if not probes:
+        result.fail("cjk", "no heading or paragraph with Chinese text: is this page translated?")
+    for probe in probes:
+        glyphs = sum(f["glyphCount"] for f in probe["fonts"] if CJK_FONT.search(f["familyName"]))
+        if glyphs < probe["cjk"]:
+            used = ", ".join(f"{f['familyName']} ({f['glyphCount']})" for f in probe["fonts"])
+            result.fail("cjk", f"{probe['tag']} {probe['text']!r}: {probe['cjk']} Chinese characters, "
+                               f"{glyphs} glyphs from a CJK font; drawn with {used or 'nothing'}")
+    result.notes["cjk_fonts"] = sorted({f["familyName"] for p in probes for f in p["fonts"]})
+
+
 def self_test_cdn(browser, html_dir: Path, page_rel: str) -> list[str]:
     """Serve ``page_rel`` with MathJax pointed back at the CDN; the checks must fail on it."""
     problems = []
@@ -288,6 +335,11 @@ def run(html_dir: Path, patterns: list[str] | None, screenshots: Path | None, re
     results: list[PageResult] = []
     static = scan_static(html_dir)
     meta_failures: list[str] = [f"static scan: {f} loads {', '.join(urls)}" for f, urls in static.items()]
+    if not patterns:  # both editions, whole: compare them (a --pages run checks pages only)
+        edition_problems, shared = compare_editions(html_dir, pages)
+        meta_failures += edition_problems
+        print("editions: compared " + ", ".join(f"{n} {what}" for what, n in shared.items())
+              + f"; {len(edition_problems)} difference(s)")
 
     with sync_playwright() as pw:
         browser = launch(pw)
@@ -306,6 +358,9 @@ def run(html_dir: Path, patterns: list[str] | None, screenshots: Path | None, re
                 log.attach(context)
                 page = context.new_page()
                 log.watch(page)
+                cdp = context.new_cdp_session(page)
+                cdp.send("DOM.enable")
+                cdp.send("CSS.enable")
                 for rel in pages:
                     t0 = time.perf_counter()
                     shot = (screenshots / (rel.removesuffix(".html").replace("/", "__") + ".png")
@@ -318,6 +373,8 @@ def run(html_dir: Path, patterns: list[str] | None, screenshots: Path | None, re
                         log.drain()
                     else:
                         res = judge(rel, width, audit, *log.drain())
+                        if rel.startswith("zh/") and width == WIDTHS[0]:
+                            judge_cjk(res, cjk_fonts(page, cdp))
                     res.seconds = time.perf_counter() - t0
                     results.append(res)
                 context.close()
@@ -331,7 +388,8 @@ def report_results(results: list[PageResult], meta_failures: list[str], static: 
                    elapsed: float, n_pages: int) -> int:
     passed = failed = 0
     for r in results:
-        checks = [c for c in CHECKS if not (c == "boxes" and r.width < 1000)]
+        checks = [c for c in CHECKS if not (c == "boxes" and r.width < 1000)
+                  and not (c == "cjk" and (r.width < 1000 or not r.page.startswith("zh/")))]
         bad = [c for c in checks if c in r.failures]
         passed += len(checks) - len(bad)
         failed += len(bad)
