@@ -48,7 +48,10 @@ class KeepSharedText(SphinxTransform):
         for node in self.document.findall(nodes.math_block):
             node["translatable"] = False
         for node in self.document.findall(nodes.TextElement):
-            if ":docstring of " in (node.source or "") or _inside(node, addnodes.desc):
+            if ":docstring of " in (node.source or ""):
+                node["translatable"] = False
+        for desc in self.document.findall(addnodes.desc):  # signatures and their fields
+            for node in desc.findall(nodes.TextElement):
                 node["translatable"] = False
         for node in self.document.findall(exercise_subtitle):
             node.source, node.line = self.document["source"], node.parent.parent.line
@@ -156,15 +159,6 @@ class FullWidthTitleParentheses(SphinxPostTransform):
             for text in list(title.findall(nodes.Text)):
                 if text.astext() in (" (", ")"):
                     text.parent.replace(text, nodes.Text("（" if text.astext() == " (" else "）"))
-
-
-def _inside(node: nodes.Node, kind: type) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if isinstance(parent, kind):
-            return True
-        parent = parent.parent
-    return False
 
 
 def counterpart(pagename: str, language: str | None) -> dict[str, str]:

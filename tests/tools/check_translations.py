@@ -3,7 +3,6 @@
     .venv/bin/python tests/tools/check_translations.py [PO_FILE ...]
     .venv/bin/python tests/tools/check_translations.py --write-pending
 
-
 For every message: it is translated and not fuzzy; the translation keeps the markup the build needs
 (role targets, inline code, math, link URLs, ``%s`` placeholders, footnote references) -- a dropped
 cross-reference is a broken page, and a changed ``$x_t$`` is a different equation; and Chinese prose
