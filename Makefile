@@ -57,10 +57,11 @@ book-zh: $(STAMP)
 	$(BIN)/python tests/tools/build_edition.py zh_CN --into _build/html/zh
 
 # One catalog per page (gettext_compact: false); -w 0 keeps each message on one line for review.
+# The gettext build has its own output folder: its doctrees would make the HTML build refuse to start.
 translations: $(STAMP)
-	rm -rf _build/gettext
-	$(BIN)/jupyter-book build . --builder custom --custom-builder gettext -W -n --keep-going
-	$(BIN)/sphinx-intl update -p _build/gettext -l zh_CN -d locales -w 0 --no-obsolete -j 1
+	rm -rf _build/pot
+	$(BIN)/jupyter-book build . --path-output _build/pot --builder custom --custom-builder gettext -W -n --keep-going
+	$(BIN)/sphinx-intl update -p _build/pot/_build/gettext -l zh_CN -d locales -w 0 --no-obsolete -j 1
 
 book: build-book
 	@echo "Book built: open file://$(abspath _build/html/index.html) (中文版: _build/html/zh/index.html)"

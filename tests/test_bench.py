@@ -243,3 +243,31 @@ def test_charlm_segments_split_the_budget_between_evaluations():
     assert counter[0] == 10 * 6
     with pytest.raises(ValueError, match="evaluations"):
         bench_charlm.segments(source, schedule, evaluations=0)
+
+
+def test_charlm_precision_is_bfloat16_only_where_the_cpu_has_it():
+    import torch
+
+    from companion.torch import bench_charlm
+
+    assert bench_charlm.autocast_dtype("auto", bf16_supported=True) is torch.bfloat16
+    assert bench_charlm.autocast_dtype("auto", bf16_supported=False) is None
+    assert bench_charlm.autocast_dtype("bf16") is torch.bfloat16 and bench_charlm.autocast_dtype("fp32") is None
+    assert bench_charlm.build_parser().parse_args([]).precision == "auto"
+    with pytest.raises(ValueError, match="precision must be 'auto' or one of"):
+        bench_charlm.autocast_dtype("fp16")
+
+
+def test_charlm_presets_follow_the_budget_and_yield_to_the_command_line():
+    from companion.torch import bench_charlm
+
+    parse = bench_charlm.build_parser().parse_args
+    short, long = dict(bench_charlm.PRESETS[150.0]), dict(bench_charlm.PRESETS[600.0])
+    assert bench_charlm.preset_for(30) == short and bench_charlm.preset_for(599) == short
+    assert bench_charlm.preset_for(600) == long and bench_charlm.preset_for(3600) == long
+    args = bench_charlm.apply_preset(parse(["--seconds", "600"]))
+    assert (args.dropout, args.lr, args.weight_decay) == (long["dropout"], long["lr"], long["weight_decay"])
+    args = bench_charlm.apply_preset(parse(["--seconds", "600", "--dropout", "0.5", "--lr", "1e-3"]))
+    assert (args.dropout, args.lr, args.weight_decay) == (0.5, 1e-3, long["weight_decay"])
+    bench_charlm.preset_for(600)["dropout"] = 0.9  # a copy: the table itself is not changed
+    assert bench_charlm.PRESETS[600.0]["dropout"] == long["dropout"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import pytest
 import torch
@@ -299,3 +300,35 @@ def test_fit_reports_a_diverged_validation_loss_clearly() -> None:
     batches = [(torch.arange(V).view(1, V), torch.arange(V).view(1, V))]
     with pytest.raises(FloatingPointError, match=r"validation loss became (inf|nan) at epoch 1: the model diverged"):
         fit(Exploding(), batches, batches, epochs=2, lr=0.01, progress=False)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_bfloat16_autocast_trains_in_bfloat16_and_validates_in_float32(cell: str) -> None:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(V, embed_dim=6, hidden_size=12, cell=cell)
+    seen: list[tuple[bool, torch.dtype]] = []
+    model.head.register_forward_hook(lambda mod, args, out: seen.append((mod.training, out.dtype)))
+    train, val = _stream_batches(), _stream_batches(seed=1)
+    history = fit(model, train, val, epochs=8, lr=0.02, clip=1.0, autocast=torch.bfloat16)
+    assert {dtype for training, dtype in seen if training} == {torch.bfloat16}
+    assert {dtype for training, dtype in seen if not training} == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the optimiser updates float32 weights
+    assert history["val_loss"][-1] < 0.5 * history["val_loss"][0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64, "bfloat16"])
+def test_autocast_accepts_only_bfloat16(dtype: object) -> None:
+    with pytest.raises(ValueError, match="autocast must be None or torch.bfloat16"):
+        fit(_lm(), _stream_batches(), epochs=1, autocast=dtype)
+
+
+def test_bfloat16_autocast_warns_on_a_cpu_that_would_emulate_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from companion.torch import trainer
+
+    monkeypatch.setattr(trainer, "cpu_has_bfloat16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="without bfloat16 instructions"):
+        fit(_lm(), _stream_batches(n_batches=1), epochs=1, autocast=torch.bfloat16)
+    monkeypatch.setattr(trainer, "cpu_has_bfloat16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(_lm(), _stream_batches(n_batches=1), epochs=1, autocast=torch.bfloat16)

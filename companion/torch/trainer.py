@@ -27,6 +27,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "detach_state",
     "save_checkpoint",
     "load_checkpoint",
+    "cpu_has_bfloat16",
 ]
 
 TASKS = ("lm", "classification", "regression", "seq2seq")
@@ -169,6 +171,8 @@ def _lm_sums(logits: Any, y: torch.Tensor, ignore_index: int) -> tuple[torch.Ten
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ValueError(f"an LM must return logits of shape (N, T, V) = {tuple(y.shape)} + (V,), got {shape}")
     flat = logits.reshape(-1, logits.shape[-1])
+    if flat.dtype in (torch.bfloat16, torch.float16):  # autocast's logits: the softmax and the sum in float32
+        flat = flat.float()
     nll = F.cross_entropy(flat, y.reshape(-1), ignore_index=ignore_index, reduction="sum")
     return nll, int((y != ignore_index).sum())
 
@@ -363,6 +367,27 @@ def load_checkpoint(
     return payload["extra"]
 
 
+def cpu_has_bfloat16() -> bool:
+    """True if this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX) and torch's kernels may use it.
+
+    Elsewhere bfloat16 products are emulated, many times slower than float32.  Torch
+    is asked twice: oneDNN's view of the CPU, and the kernel level ATen runs at (an
+    AVX2 level, chosen with ``ATEN_CPU_CAPABILITY``, rules bfloat16 out).
+    """
+    level = torch.backends.cpu.get_cpu_capability()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and level.startswith("AVX512")
+
+
+def _warn_if_emulated(autocast: torch.dtype | None, device: torch.device) -> None:
+    if autocast is not None and device.type == "cpu" and not cpu_has_bfloat16():
+        warnings.warn(
+            "autocast=torch.bfloat16 on a CPU without bfloat16 instructions: the products are emulated and "
+            "run many times slower than in float32 (pass autocast=None)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _batch_loss(
     model: nn.Module,
     batch: Any,
@@ -430,6 +455,7 @@ def fit(
     seed: int | None = 0,
     progress: bool = True,
     callback: Callable[[History], None] | None = None,
+    autocast: torch.dtype | None = None,
 ) -> History:
     """Train ``model`` and return its per-epoch :class:`History`.
 
@@ -469,12 +495,19 @@ def fit(
         Show a tqdm bar (never shown under pytest).
     callback : callable, optional
         Called with the history after every epoch's record (e.g. to print or plot as training goes).
+    autocast : torch.dtype, optional
+        Mixed precision for the training batches: ``torch.bfloat16`` runs the matrix products of the
+        forward pass (and so of the backward pass) in bfloat16 under :class:`torch.autocast`, while the
+        weights, the optimiser and the loss stay float32.  Validation always runs in full precision.
+        On a CPU this pays only where :func:`cpu_has_bfloat16` (a warning says so elsewhere).
 
     Returns
     -------
     History
     """
     check_choice("task", task, TASKS)
+    if autocast not in (None, torch.bfloat16):  # float16 would need a gradient scaler against underflow
+        raise ValueError(f"autocast must be None or torch.bfloat16, got {autocast!r}")
     check_count("epochs", epochs)
     if clip is not None and not clip > 0:
         raise ValueError(f"clip must be > 0 (the maximum global gradient norm), got {clip}")
@@ -491,6 +524,7 @@ def fit(
     if loss_fn is None:
         loss_fn = {"lm": None, "seq2seq": None, "classification": F.cross_entropy, "regression": F.mse_loss}[task]
     device = _device_of(model)
+    _warn_if_emulated(autocast, device)
     history = History(METRIC[task])
     best_loss, best_state, bad_epochs = math.inf, None, 0
     n_batches = _length(train_batches)
@@ -514,7 +548,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 if task == "lm" and not stateful:
                     state = None
-                loss, n, state = _batch_loss(model, batch, task, loss_fn, state, ignore_index, device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast is not None):
+                    loss, n, state = _batch_loss(model, batch, task, loss_fn, state, ignore_index, device)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"training loss became {float(loss.detach())} at epoch {epoch}, batch {done + 1}"
