@@ -76,7 +76,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -107,17 +107,21 @@ PRECISIONS: dict[str, torch.dtype | None] = {"bf16": torch.bfloat16, "fp32": Non
 IGNORE = -100  # target value evaluate_lm does not count (padding of the validation streams)
 
 
+def reference_budget(seconds: float, budgets: Iterable[float]) -> float | None:
+    """The largest of ``budgets`` that ``seconds`` reaches, or None if it reaches none."""
+    return max((budget for budget in budgets if seconds >= budget), default=None)
+
+
 def target_for(seconds: float) -> float | None:
     """The validation target for a budget: that of the largest reference budget <= ``seconds``, or None."""
-    met = [target for budget, target in TARGETS if seconds >= budget]
-    return met[-1] if met else None
+    budget = reference_budget(seconds, dict(TARGETS))
+    return None if budget is None else dict(TARGETS)[budget]
 
 
 def preset_for(seconds: float) -> dict[str, float]:
     """The swept settings for a budget: those of the largest reference budget <= ``seconds`` (else the smallest)."""
-    budgets = sorted(PRESETS)
-    reached = [budget for budget in budgets if seconds >= budget]
-    return dict(PRESETS[reached[-1] if reached else budgets[0]])
+    budget = reference_budget(seconds, PRESETS)
+    return dict(PRESETS[min(PRESETS) if budget is None else budget])
 
 
 def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
